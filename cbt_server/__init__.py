@@ -1,0 +1,58 @@
+"""cbt-server: a LAN-hosted computer-based test server for ASN competency assessment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from cbt_server.config import configure_app
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application.
+
+    Configuration is layered: built-in defaults, then ``instance/config.py``, then ``CBT_*``
+    environment variables, then ``config`` (used by tests). The factory never touches the
+    database schema: ``flask --app cbt_server db upgrade`` does that, explicitly.
+    """
+    app = configure_app(config)
+    _configure_extensions(app)
+    _configure_blueprints(app)
+    _configure_cli(app)
+    return app
+
+
+def _configure_extensions(app: Flask) -> None:
+    from cbt_server.clock import init_clock
+    from cbt_server.extensions import babel, csrf, db, login_manager, migrate, select_locale
+    from cbt_server.models import load_models
+
+    load_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+    init_clock(app)
+
+    from cbt_server.db import install_sqlite_pragmas
+
+    with app.app_context():
+        install_sqlite_pragmas(db.engine)
+
+
+def _configure_blueprints(app: Flask) -> None:
+    from cbt_server.web import register_blueprints
+
+    register_blueprints(app)
+
+
+def _configure_cli(app: Flask) -> None:
+    from cbt_server.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Accounts: creating users and checking credentials."""

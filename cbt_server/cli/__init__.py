@@ -1,0 +1,15 @@
+"""Command-line interface: ``flask --app cbt_server <group> <command>``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from cbt_server.cli.attempts import attempts
+    from cbt_server.cli.banks import banks
+    from cbt_server.cli.demo import demo
+
+    app.cli.add_command(attempts)
+    app.cli.add_command(banks)
+    app.cli.add_command(demo)

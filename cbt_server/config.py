@@ -1,0 +1,101 @@
+"""Configuration layering: defaults, instance/config.py, CBT_* environment, explicit overrides."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Environment variables with a name of their own; any other ``CBT_<NAME>`` sets the config
+#: key ``CBT_<NAME>``.
+ENV_ALIASES = {
+    "CBT_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "CBT_SECRET_KEY": "SECRET_KEY",
+}
+
+
+def default_instance_path() -> Path:
+    """``CBT_INSTANCE_PATH`` or ``./instance``: explicit, so an installed package never hides it."""
+    return Path(os.environ.get("CBT_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def defaults(instance: Path) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'cbt.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MIGRATIONS_DIR": PACKAGE_DIR / "migrations",
+        "CBT_BANKS_PATH": str(Path.cwd() / "question_banks"),
+        "CBT_MEDIA_MAX_BYTES": 2 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "id",
+        "CBT_TIMEZONE": "Asia/Jakarta",
+        "CBT_SWEEP_SECONDS": 20,
+        "CBT_LANGUAGES": ("id", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the login session (exams > 1 h)
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+
+
+def configure_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    overrides = dict(overrides or {})
+    instance = Path(overrides.pop("INSTANCE_PATH", None) or default_instance_path())
+    app = Flask("cbt_server", instance_path=str(instance), instance_relative_config=True)
+    app.config.update(defaults(instance))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(_from_environment(os.environ))
+    app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(instance)
+    return app
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("CBT_") or name == "CBT_INSTANCE_PATH":
+            continue
+        found[ENV_ALIASES.get(name, name)] = value
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgresql://`` spelling and use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance: Path) -> str:
+    """Read ``instance/secret_key``, creating it (mode 0600) on first run.
+
+    Several gunicorn workers may start at once: ``O_EXCL`` makes exactly one of them write the
+    key; the others read what it wrote.
+    """
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            import time
+
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty: delete it or set CBT_SECRET_KEY") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,50 @@
+"""SQLAlchemy models, one module per aggregate."""
+
+from cbt_server.models.attempts import (
+    Attempt,
+    AttemptEvent,
+    AttemptItem,
+    AttemptScore,
+    AttemptSection,
+    LoginSession,
+    Response,
+)
+from cbt_server.models.audit import AuditEntry
+from cbt_server.models.banks import BankVersion, Item, ItemKey, MediaFile
+from cbt_server.models.base import db
+from cbt_server.models.batteries import BatteryVersion
+from cbt_server.models.competencies import Competency, JobFamily, Position, PositionRequirement
+from cbt_server.models.people import ROLES, User
+from cbt_server.models.sessions import Enrolment, ExamSession, SessionNote, SessionProctor
+
+__all__ = [
+    "ROLES",
+    "Attempt",
+    "AttemptEvent",
+    "AttemptItem",
+    "AttemptScore",
+    "AttemptSection",
+    "LoginSession",
+    "Response",
+    "AuditEntry",
+    "BankVersion",
+    "BatteryVersion",
+    "Competency",
+    "Enrolment",
+    "ExamSession",
+    "Item",
+    "ItemKey",
+    "JobFamily",
+    "MediaFile",
+    "Position",
+    "PositionRequirement",
+    "SessionNote",
+    "SessionProctor",
+    "User",
+    "db",
+    "load_models",
+]
+
+
+def load_models() -> None:
+    """Importing this package registers every table; the call makes that explicit."""

@@ -1,0 +1,157 @@
+"""Attempts: one participant taking one battery in one session, frozen at start.
+
+An attempt records exactly which item versions it showed, in which order and with which option
+order (:class:`AttemptItem`), its stored deadline, and one :class:`Response` row per item.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cbt_server.models.base import JSONType, UTCDateTime, db
+
+ATTEMPT_STATES = ("in_progress", "paused", "submitted", "expired", "voided")
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id"),
+        CheckConstraint(
+            "state IN ('in_progress', 'paused', 'submitted', 'expired', 'voided')", name="state"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
+    battery_version_id: Mapped[int] = mapped_column(ForeignKey("battery_versions.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: participant | deadline | proctor
+    finish_reason: Mapped[str | None] = mapped_column(String(16))
+    current_position: Mapped[int] = mapped_column(default=0)
+    #: SHA-256 of the device cookie the attempt is bound to (None: not bound, e.g. after a reset)
+    device_hash: Mapped[str | None] = mapped_column(String(64))
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_heartbeat_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ip: Mapped[str | None] = mapped_column(String(64))
+    total_score: Mapped[float | None]
+    total_max: Mapped[float | None]
+    #: extra time given by proctors, and time spent paused (seconds, for the report)
+    extra_seconds: Mapped[int] = mapped_column(default=0)
+    paused_seconds: Mapped[int] = mapped_column(default=0)
+    #: moves on every state or clock change, so the proctor monitor can send only what changed
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    sections: Mapped[list[AttemptSection]] = relationship(
+        order_by="AttemptSection.section_index", back_populates="attempt"
+    )
+
+
+class AttemptSection(db.Model):
+    __tablename__ = "attempt_sections"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_index: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="sections")
+
+
+class AttemptItem(db.Model):
+    """The frozen test: item version and option order at each position."""
+
+    __tablename__ = "attempt_items"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    section_index: Mapped[int]
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    #: canonical option labels in the order shown, e.g. ["C", "A", "D", "B"]
+    option_order: Mapped[list] = mapped_column(JSONType)
+
+
+class Response(db.Model):
+    """The stored answer to one position; created blank at assembly, updated by saves."""
+
+    __tablename__ = "responses"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    #: canonical option labels (list), or text (short); None = blank
+    answer: Mapped[list | str | None] = mapped_column(JSONType(none_as_null=True))
+    flagged: Mapped[bool] = mapped_column(default=False)
+    client_seq: Mapped[int] = mapped_column(default=0)
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[float | None]
+    max_score: Mapped[float | None]
+
+
+class AttemptEvent(db.Model):
+    __tablename__ = "attempt_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[dict | None] = mapped_column(JSONType)
+
+
+class AttemptScore(db.Model):
+    """Scores per section, competency/scale and in total, with the proficiency level."""
+
+    __tablename__ = "attempt_scores"
+    __table_args__ = (CheckConstraint("scope IN ('section', 'competency', 'total')", name="scope"),)
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[float]
+    max_score: Mapped[float]
+    percent: Mapped[float | None]
+    level: Mapped[int | None]
+    flagged: Mapped[bool] = mapped_column(default=False)
+
+
+class LoginSession(db.Model):
+    """A server-side record of a login, so that logout and a proctor's reset really end it."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+@event.listens_for(Attempt, "before_insert")
+@event.listens_for(Attempt, "before_update")
+def _stamp(_mapper, _connection, attempt: Attempt) -> None:  # type: ignore[no-untyped-def]
+    # Any change to an attempt (state, clock, last seen) moves its stamp; the monitor's
+    # incremental refresh relies on it. Time comes from the application's clock.
+    from cbt_server.clock import now
+
+    attempt.updated_at = now()

@@ -1,0 +1,36 @@
+"""HTTP layer: blueprints that parse, authorise, call a service and render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cbt_server.localtime import register_filters
+
+
+def register_blueprints(app: Flask) -> None:
+    from cbt_server.web import auth, errors, exam, home, media, proctor
+    from cbt_server.web.api import exam as api_exam
+    from cbt_server.web.api import openapi
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(exam.bp)
+    app.register_blueprint(media.bp)
+    app.register_blueprint(proctor.bp)
+    app.register_blueprint(api_exam.bp)
+    app.register_blueprint(openapi.bp)
+    errors.register(app)
+    register_filters(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Everything is served by this server: the lab may have no internet.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'",
+        )
+        return response

@@ -1,0 +1,114 @@
+"""Login and logout for every role."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from cbt_server.accounts import login_sessions
+from cbt_server.accounts import service as accounts
+from cbt_server.db import write_transaction
+from cbt_server.delivery import service as delivery
+from cbt_server.delivery.errors import DeliveryError
+from cbt_server.extensions import LANG_COOKIE, login_manager
+from cbt_server.web.messages import delivery_message
+
+DEVICE_COOKIE = "cbt_device"
+LOGIN_SESSION_KEY = "lsid"
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):  # type: ignore[no-untyped-def]
+    return accounts.load_user(user_id)
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("Nomor peserta / NIP / nama pengguna"), [DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Kata sandi"), [DataRequired(), Length(max=128)])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.login.data or "", form.password.data or "")
+        if user is None:
+            flash(_("Nama pengguna atau kata sandi salah."), "error")
+            return render_template("auth/login.html", form=form), 401
+        try:
+            if user.role == "participant":
+                delivery.check_device_at_login(user, request.cookies.get(DEVICE_COOKIE))
+        except DeliveryError as refused:
+            flash(delivery_message(refused.code), "error")
+            return render_template("auth/login.html", form=form), refused.status
+        with write_transaction():
+            session_id = login_sessions.open_login_session(user.id, request.remote_addr)
+        session.clear()
+        login_user(user)
+        session[LOGIN_SESSION_KEY] = session_id
+        default = url_for("exam.entry") if user.role == "participant" else url_for("home.index")
+        return redirect(_safe_next(request.args.get("next")) or default)
+    status = 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    session_id = session.get(LOGIN_SESSION_KEY)
+    if session_id:
+        with write_transaction():
+            login_sessions.revoke(session_id)
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.before_app_request
+def _check_login_session():  # type: ignore[no-untyped-def]
+    """A revoked login (logout elsewhere, a proctor's reset) ends here, whatever the cookie says."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    if not login_sessions.is_live(session.get(LOGIN_SESSION_KEY), current_user.id):
+        logout_user()
+        session.clear()
+    return None
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):  # type: ignore[no-untyped-def]
+    target = _safe_next(request.args.get("next")) or url_for("home.index")
+    response = make_response(redirect(target))
+    if code in ("id", "en"):
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: no open redirect through ``?next=``."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -1,0 +1,26 @@
+"""Small builders and actions shared by the tests."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+def login(client: FlaskClient, username: str, password: str):  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post(
+        "/login", data={"login": username, "password": password, "csrf_token": token}
+    )
