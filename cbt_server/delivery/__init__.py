@@ -1,0 +1,1 @@
+"""Participant delivery: entry, attempt assembly, autosave, resume, expiry."""

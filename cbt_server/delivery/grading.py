@@ -1,0 +1,165 @@
+"""Grading a frozen attempt: item scores, section and competency/scale totals, levels.
+
+This is the only delivery module that reads ``item_keys``; it runs on the server when an attempt
+is submitted or expires, and never feeds anything to a participant's page except the totals the
+battery allows to be shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from cbt_server.models import (
+    Attempt,
+    AttemptItem,
+    AttemptScore,
+    Competency,
+    Item,
+    ItemKey,
+    Response,
+    db,
+)
+from cbt_server.scoring import (
+    ItemTable,
+    KeyedItem,
+    aggregate,
+    encode_responses,
+    grade,
+    max_scores,
+    to_levels,
+)
+
+
+def keyed_item(item: Item, key: ItemKey) -> KeyedItem:
+    """The scoring view of an item version, options in canonical order."""
+    labels = [label for label, _ in item.options]
+    weights = None
+    if item.item_type == "weighted" and key.weights is not None:
+        weights = tuple(float(key.weights[label]) for label in labels)
+    return KeyedItem(
+        type=item.item_type,
+        points=float(item.points),
+        n_options=len(labels),
+        key=tuple(labels.index(label) for label in key.key),
+        weights=weights,
+        reverse=bool(key.reverse),
+        likert_points=item.likert_points,
+        accept=tuple(key.accept or ()),
+    )
+
+
+def engine_response(item: Item, stored: Any) -> Any:
+    """A stored canonical answer in the engine's terms."""
+    if stored is None:
+        return None
+    if item.item_type == "short":
+        return stored
+    labels = [label for label, _ in item.options]
+    if item.item_type == "likert":
+        return int(stored[0])
+    return frozenset(labels.index(label) for label in stored)
+
+
+def _cuts(levels: dict[str, Sequence[float]], code: str) -> Sequence[float]:
+    return levels.get(code) or levels["default"]
+
+
+def grade_attempt(attempt: Attempt, definition: dict) -> None:
+    """Score every position of the attempt and store the totals. Inside a write transaction."""
+    rows = db.session.execute(
+        select(AttemptItem, Item, ItemKey, Response)
+        .join(Item, Item.id == AttemptItem.item_id)
+        .join(ItemKey, ItemKey.item_id == Item.id)
+        .join(
+            Response,
+            (Response.attempt_id == AttemptItem.attempt_id)
+            & (Response.position == AttemptItem.position),
+        )
+        .where(AttemptItem.attempt_id == attempt.id)
+        .order_by(AttemptItem.position)
+    ).all()
+    items = [keyed_item(item, key) for _f, item, key, _r in rows]
+    table = ItemTable.build(items)
+    codes = encode_responses(items, [[engine_response(item, r.answer) for _f, item, _k, r in rows]])
+    scores = grade(table, codes)
+    maxes = max_scores(table, codes)
+    for n, (_frozen, _item, _key, response) in enumerate(rows):
+        response.score = float(scores[0, n])
+        response.max_score = float(maxes[0, n])
+
+    db.session.execute(delete(AttemptScore).where(AttemptScore.attempt_id == attempt.id))
+    section_codes = [s["code"] for s in definition["sections"]]
+    section_index = np.array([f.section_index for f, *_ in rows], dtype=np.int64)
+    _store_group_scores(attempt, "section", section_codes, section_index, scores, maxes, None)
+
+    competency_codes = sorted({key.competency_code for _f, _i, key, _r in rows})
+    lookup = {code: n for n, code in enumerate(competency_codes)}
+    competency_index = np.array(
+        [lookup[key.competency_code] for _f, _i, key, _r in rows], dtype=np.int64
+    )
+    _store_group_scores(
+        attempt, "competency", competency_codes, competency_index, scores, maxes, definition
+    )
+    total, total_max = float(np.nansum(scores)), float(np.nansum(maxes))
+    attempt.total_score, attempt.total_max = total, total_max
+    db.session.add(
+        AttemptScore(
+            attempt_id=attempt.id,
+            scope="total",
+            code="TOTAL",
+            score=total,
+            max_score=total_max,
+            percent=_percent(total, total_max),
+            level=None,
+        )
+    )
+
+
+def _percent(score: float, maximum: float) -> float | None:
+    return round(100.0 * score / maximum, 4) if maximum > 0 else None
+
+
+def _store_group_scores(
+    attempt: Attempt,
+    scope: str,
+    codes: list[str],
+    index: np.ndarray,
+    scores: np.ndarray,
+    maxes: np.ndarray,
+    definition: dict | None,
+) -> None:
+    if not codes:
+        return
+    sums, max_sums = aggregate(scores, maxes, index, len(codes))
+    validity = set()
+    if definition is not None:
+        validity = set(
+            db.session.scalars(
+                select(Competency.code).where(Competency.code.in_(codes), Competency.validity)
+            )
+        )
+    for n, code in enumerate(codes):
+        score, maximum = float(sums[0, n]), float(max_sums[0, n])
+        percent = _percent(score, maximum)
+        level = None
+        flagged = False
+        if definition is not None and percent is not None:
+            level = int(to_levels(np.array([percent]), _cuts(definition["levels"], code))[0])
+            flag_at = definition.get("validity_flag_percent")
+            flagged = code in validity and flag_at is not None and percent >= float(flag_at)
+        db.session.add(
+            AttemptScore(
+                attempt_id=attempt.id,
+                scope=scope,
+                code=code,
+                score=score,
+                max_score=maximum,
+                percent=percent,
+                level=level,
+                flagged=flagged,
+            )
+        )

@@ -1,0 +1,125 @@
+"""Participant pages: token, confirmation, the test page shell, the finish page."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from cbt_server.delivery import service as delivery
+from cbt_server.delivery.errors import DeliveryError
+from cbt_server.delivery.lifecycle import FINISHED, AttemptState
+from cbt_server.delivery.summary import entry_summary, finish_summary
+from cbt_server.web.auth import DEVICE_COOKIE
+from cbt_server.web.guards import require_roles
+from cbt_server.web.messages import delivery_message
+
+bp = Blueprint("exam", __name__, url_prefix="/exam")
+require_roles(bp, "participant")
+
+TOKEN_OK = "cbt_token_ok"  # noqa: S105 (a session key name)
+DEVICE_COOKIE_AGE = 7 * 24 * 3600
+
+
+class TokenForm(FlaskForm):
+    token = StringField(_l("Token sesi"), [DataRequired(), Length(max=16)])
+
+
+class StartForm(FlaskForm):
+    pass
+
+
+@bp.route("/", methods=["GET", "POST"])
+def entry():  # type: ignore[no-untyped-def]
+    entry = delivery.current_enrolment(current_user)
+    if entry.attempt is not None and entry.attempt.state in (
+        AttemptState.IN_PROGRESS,
+        AttemptState.PAUSED,
+    ):
+        # Resume: no token again, but (re)bind the attempt to this PC, e.g. after a reset.
+        return _bind_and_take()
+    if entry.attempt is not None and entry.attempt.state in FINISHED:
+        return redirect(url_for("exam.finish"))
+    form = TokenForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accepted = delivery.check_token(current_user, form.token.data or "")
+        except DeliveryError as refused:
+            flash(delivery_message(refused.code), "error")
+            status = refused.status
+        else:
+            from flask import session
+
+            session[TOKEN_OK] = accepted.session.id  # type: ignore[union-attr]
+            return redirect(url_for("exam.confirm"))
+    return render_template("exam/entry.html", form=form, summary=entry_summary(entry)), status
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+def confirm():  # type: ignore[no-untyped-def]
+    from flask import session
+
+    entry = delivery.current_enrolment(current_user)
+    if entry.session is None or session.get(TOKEN_OK) != entry.session.id:
+        return redirect(url_for("exam.entry"))
+    form = StartForm()
+    if form.validate_on_submit():
+        session.pop(TOKEN_OK, None)
+        return _bind_and_take()
+    return render_template("exam/confirm.html", form=form, summary=entry_summary(entry))
+
+
+def _bind_and_take():  # type: ignore[no-untyped-def]
+    try:
+        _attempt, device = delivery.start_or_resume(
+            current_user, request.cookies.get(DEVICE_COOKIE)
+        )
+    except DeliveryError as refused:
+        if refused.code == "attempt_closed":
+            return redirect(url_for("exam.finish"))
+        # Not back to the entry page: a refused resume would bounce there for ever.
+        message = delivery_message(refused.code)
+        return render_template("errors/error.html", status=refused.status, message=message), (
+            refused.status
+        )
+    response = redirect(url_for("exam.take"))
+    response.set_cookie(
+        DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Strict"
+    )
+    return response
+
+
+@bp.get("/take")
+def take():  # type: ignore[no-untyped-def]
+    entry = delivery.current_enrolment(current_user)
+    if entry.attempt is None:
+        return redirect(url_for("exam.entry"))
+    if entry.attempt.state in FINISHED:
+        return redirect(url_for("exam.finish"))
+    return render_template(
+        "exam/take.html",
+        attempt_id=entry.attempt.id,
+        api_base=url_for("api.attempt"),
+        finish_url=url_for("exam.finish"),
+    )
+
+
+@bp.get("/finish")
+def finish():  # type: ignore[no-untyped-def]
+    entry = delivery.current_enrolment(current_user)
+    if entry.attempt is None:
+        return redirect(url_for("exam.entry"))
+    if entry.attempt.state not in FINISHED:
+        # Someone opened the finish page early: the server decides whether time is up.
+        with suppress(DeliveryError):
+            delivery.refresh(current_user, request.cookies.get(DEVICE_COOKIE))
+        entry = delivery.current_enrolment(current_user)
+        if entry.attempt.state not in FINISHED:  # type: ignore[union-attr]
+            return redirect(url_for("exam.take"))
+    return render_template("exam/finish.html", summary=finish_summary(entry))
