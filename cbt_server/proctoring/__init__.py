@@ -1,0 +1,1 @@
+"""The proctor's console: scope, token, live monitor, interventions, session report."""

@@ -1,0 +1,150 @@
+"""The live seat monitor: every participant of a session in a handful of grouped queries.
+
+One refresh runs the same small set of queries whatever the number of seats (roster+attempts,
+answer counts, event counts, live logins), never one per seat. With ``since`` it returns only the
+seats whose attempt, answers or events changed after that moment, plus the roster size, so the
+page patches its table instead of reloading it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, or_, select
+
+from cbt_server.delivery import clockwork
+from cbt_server.models import (
+    Attempt,
+    AttemptEvent,
+    Enrolment,
+    ExamSession,
+    LoginSession,
+    Response,
+    User,
+    db,
+)
+
+DISCONNECTED_AFTER = timedelta(seconds=30)
+COUNTED_EVENTS = ("focus_lost", "reload", "fullscreen_exit", "copy_attempt", "paste_attempt")
+
+
+@dataclass(frozen=True)
+class Seat:
+    enrolment_id: int
+    participant_number: str | None
+    nip: str | None
+    name: str
+    seat: str | None
+    status: str
+    answered: int
+    total: int
+    flagged: int
+    remaining_seconds: float | None
+    last_seen_seconds: float | None
+    connected: bool
+    ip: str | None
+    events: dict[str, int]
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> list[Seat]:
+    base = (
+        select(Enrolment, User, Attempt)
+        .join(User, User.id == Enrolment.user_id)
+        .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
+        .where(Enrolment.session_id == session.id)
+    )
+    if since is not None:
+        changed_by_answer = select(Response.attempt_id).where(Response.saved_at > since)
+        changed_by_event = select(AttemptEvent.attempt_id).where(AttemptEvent.at > since)
+        base = base.where(
+            or_(
+                Attempt.updated_at > since,
+                Attempt.id.in_(changed_by_answer),
+                Attempt.id.in_(changed_by_event),
+            )
+        )
+    rows = db.session.execute(base.order_by(Enrolment.seat, Enrolment.id)).all()
+    attempt_ids = [a.id for _e, _u, a in rows if a is not None]
+    counts = _answer_counts(attempt_ids)
+    events = _event_counts(attempt_ids)
+    logged_in = _logged_in({u.id for _e, u, _a in rows})
+    result = []
+    for enrolment, user, attempt in rows:
+        answered, total, flagged = counts.get(attempt.id, (0, 0, 0)) if attempt else (0, 0, 0)
+        last_seen = attempt.last_seen_at if attempt else None
+        age = (at - last_seen).total_seconds() if last_seen else None
+        result.append(
+            Seat(
+                enrolment_id=enrolment.id,
+                participant_number=enrolment.participant_number,
+                nip=user.nip,
+                name=user.full_name,
+                seat=enrolment.seat,
+                status=_status(attempt, user.id in logged_in),
+                answered=answered,
+                total=total,
+                flagged=flagged,
+                remaining_seconds=(
+                    round(clockwork.countdown(attempt).remaining(at), 1)
+                    if attempt and attempt.state in ("in_progress", "paused")
+                    else None
+                ),
+                last_seen_seconds=round(age, 1) if age is not None else None,
+                connected=age is not None and age <= DISCONNECTED_AFTER.total_seconds(),
+                ip=attempt.last_ip if attempt else None,
+                events=events.get(attempt.id, {}) if attempt else {},
+            )
+        )
+    return result
+
+
+def _status(attempt: Attempt | None, logged_in: bool) -> str:
+    if attempt is not None:
+        return attempt.state
+    return "logged_in" if logged_in else "absent"
+
+
+def _answer_counts(attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    if not attempt_ids:
+        return {}
+    query = (
+        select(
+            Response.attempt_id,
+            func.sum(case((Response.answer.is_not(None), 1), else_=0)),
+            func.count(),
+            func.sum(case((Response.flagged, 1), else_=0)),
+        )
+        .where(Response.attempt_id.in_(attempt_ids))
+        .group_by(Response.attempt_id)
+    )
+    return {a: (int(n or 0), int(t), int(f or 0)) for a, n, t, f in db.session.execute(query)}
+
+
+def _event_counts(attempt_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not attempt_ids:
+        return {}
+    query = (
+        select(AttemptEvent.attempt_id, AttemptEvent.kind, func.count())
+        .where(AttemptEvent.attempt_id.in_(attempt_ids), AttemptEvent.kind.in_(COUNTED_EVENTS))
+        .group_by(AttemptEvent.attempt_id, AttemptEvent.kind)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for attempt_id, kind, n in db.session.execute(query):
+        found.setdefault(attempt_id, {})[kind] = int(n)
+    return found
+
+
+def _logged_in(user_ids: set[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(LoginSession.user_id)
+            .where(LoginSession.user_id.in_(user_ids), LoginSession.revoked_at.is_(None))
+            .distinct()
+        )
+    )

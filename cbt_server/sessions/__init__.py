@@ -1,0 +1,1 @@
+"""Exam sessions: creating them, their rosters and what each role sees of them."""

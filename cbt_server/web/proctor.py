@@ -1,0 +1,309 @@
+"""The proctor console (and the admin's session preparation). Every action is audited by the
+services it calls; this module parses, checks scope and renders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange
+
+from cbt_server.clock import now
+from cbt_server.localtime import from_local
+from cbt_server.models import BatteryVersion, User, db
+from cbt_server.proctoring import interventions, monitor, reports
+from cbt_server.proctoring.access import NoAccess, session_for
+from cbt_server.proctoring.interventions import InterventionError
+from cbt_server.sessions import service as sessions
+from cbt_server.sessions.queries import home_overview
+from cbt_server.sessions.token_service import current_token, rotate_now
+from cbt_server.sessions.tokens import next_rotation
+from cbt_server.web.guards import require_roles
+
+bp = Blueprint("proctor", __name__, url_prefix="/proctor")
+require_roles(bp, "proctor", "admin")
+
+ACTIONS = {
+    "extend": interventions.extend,
+    "pause": interventions.pause,
+    "resume": interventions.resume,
+    "force_submit": interventions.force_submit,
+    "void": interventions.void,
+    "reset_login": interventions.reset_login,
+}
+#: actions that may target everyone in the session when no participant is chosen
+FOR_EVERYONE = {"extend", "pause", "resume", "force_submit"}
+
+
+def _session(session_id: int):  # type: ignore[no-untyped-def]
+    try:
+        return session_for(current_user, session_id)
+    except NoAccess:
+        abort(404)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+class SessionForm(FlaskForm):
+    code = StringField("Kode sesi", [DataRequired(), Length(max=32)])
+    name = StringField("Nama sesi", [DataRequired(), Length(max=200)])
+    battery = SelectField("Baterai tes", coerce=int)
+    room = StringField("Ruang", [DataRequired(), Length(max=100)])
+    day = DateField("Tanggal", [DataRequired()])
+    starts = TimeField("Mulai", [DataRequired()])
+    ends = TimeField("Selesai", [DataRequired()])
+    proctors = SelectMultipleField("Pengawas", coerce=int)
+    rotate = IntegerField("Rotasi token (menit, 0 = manual)", [NumberRange(0, 240)], default=15)
+
+
+class RosterForm(FlaskForm):
+    file = FileField("Berkas daftar peserta (CSV/XLSX)", [FileRequired()])
+
+
+class ActionForm(FlaskForm):
+    pass
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return render_template(
+        "proctor/index.html",
+        overview=home_overview(current_user),
+        may_create=sessions.may_create_sessions(current_user),
+    )
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+def new_session():  # type: ignore[no-untyped-def]
+    if not sessions.may_create_sessions(current_user):
+        abort(403)
+    form = SessionForm()
+    form.battery.choices = [
+        (b.id, f"{b.title} ({b.code} v{b.version_label})")
+        for b in db.session.scalars(
+            select(BatteryVersion).order_by(BatteryVersion.code, BatteryVersion.id.desc())
+        )
+    ]
+    form.proctors.choices = [
+        (u.id, u.full_name)
+        for u in db.session.scalars(select(User).where(User.role == "proctor", User.active))
+    ]
+    if form.validate_on_submit():
+        try:
+            created = sessions.create_session(
+                current_user,
+                code=form.code.data,
+                name=form.name.data,
+                battery_version_id=form.battery.data,
+                room=form.room.data,
+                starts_at=from_local(form.day.data, form.starts.data),
+                ends_at=from_local(form.day.data, form.ends.data),
+                proctor_ids=list(form.proctors.data or []),
+                token_rotate_minutes=form.rotate.data,
+            )
+        except sessions.SessionError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Sesi %(code)s dibuat.", code=created.code), "ok")
+            return redirect(url_for("proctor.session_page", session_id=created.id))
+    return render_template("proctor/new_session.html", form=form)
+
+
+@bp.get("/sessions/<int:session_id>")
+def session_page(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    return render_template(
+        "proctor/session.html",
+        session=session,
+        roster_form=RosterForm(),
+        form=ActionForm(),
+        attendance=reports.attendance(session),
+        problems=[],
+    )
+
+
+@bp.post("/sessions/<int:session_id>/roster")
+def roster(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    form = RosterForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    added, problems = sessions.import_roster(
+        current_user, session, upload.filename or "", upload.read()
+    )
+    if problems:
+        flash(_("Daftar peserta ditolak: tidak ada yang diimpor. Perbaiki baris berikut."), "error")
+        return render_template(
+            "proctor/session.html",
+            session=session,
+            roster_form=form,
+            form=ActionForm(),
+            attendance=reports.attendance(session),
+            problems=problems,
+        ), 422
+    flash(_("%(n)s peserta ditambahkan.", n=added), "ok")
+    return redirect(url_for("proctor.session_page", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/cards")
+def cards(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    ActionForm().validate_on_submit() or abort(400)
+    ids = [int(i) for i in request.form.getlist("enrolment_ids")] or None
+    credentials = sessions.generate_credentials(
+        current_user, session, ids, reason=request.form.get("reason", "")
+    )
+    return render_template("proctor/cards.html", session=session, cards=credentials)
+
+
+@bp.get("/sessions/<int:session_id>/monitor")
+def monitor_page(session_id: int):  # type: ignore[no-untyped-def]
+    session = current_token(_session(session_id).id)
+    return render_template("proctor/monitor.html", session=session, form=ActionForm())
+
+
+@bp.get("/sessions/<int:session_id>/monitor.json")
+def monitor_data(session_id: int):  # type: ignore[no-untyped-def]
+    session = current_token(_session(session_id).id)
+    at = now()
+    since_text = request.args.get("since")
+    since = None
+    if since_text:
+        try:
+            since = datetime.fromisoformat(since_text)
+        except ValueError:
+            abort(400)
+    seats = monitor.seats(session, at, since)
+    rotation = next_rotation(session)
+    return jsonify(
+        server_time=at.isoformat(),
+        full=since is None,
+        token=session.token,
+        token_rotates_in=(rotation - at).total_seconds() if rotation else None,
+        seats=[s.as_dict() for s in seats],
+    )
+
+
+@bp.post("/sessions/<int:session_id>/token")
+def rotate_token(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    ActionForm().validate_on_submit() or abort(400)
+    rotated = rotate_now(current_user, session, request.form.get("reason") or None)
+    if _wants_json():
+        return jsonify(token=rotated.token)
+    return redirect(url_for("proctor.monitor_page", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/act/<action>")
+def act(session_id: int, action: str):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    if action not in ACTIONS:
+        abort(404)
+    ActionForm().validate_on_submit() or abort(400)
+    ids = [int(i) for i in request.form.getlist("enrolment_ids") if i.isdigit()]
+    if not ids and action not in FOR_EVERYONE:
+        return _acted(session, None, _("Pilih peserta terlebih dahulu."), 400)
+    targets = ids or None
+    reason = request.form.get("reason")
+    try:
+        if action == "extend":
+            minutes = int(request.form.get("minutes") or 0)
+            outcome = interventions.extend(current_user, session, targets, minutes, reason)
+        else:
+            outcome = ACTIONS[action](current_user, session, targets, reason)
+    except (InterventionError, ValueError) as error:
+        return _acted(session, None, str(error), 400)
+    return _acted(
+        session, outcome, _("Tindakan dicatat untuk %(n)s peserta.", n=len(outcome.changed)), 200
+    )
+
+
+def _acted(session, outcome, message: str, status: int):  # type: ignore[no-untyped-def]
+    if _wants_json():
+        body = {"message": message}
+        if outcome is not None:
+            body.update(changed=outcome.changed, skipped=outcome.skipped)
+        else:
+            body["error"] = "refused"
+        return jsonify(body), status
+    flash(message, "ok" if status == 200 else "error")
+    return redirect(url_for("proctor.monitor_page", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/notes")
+def note(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    ActionForm().validate_on_submit() or abort(400)
+    raw = request.form.get("enrolment_id") or ""
+    try:
+        interventions.add_note(
+            current_user, session, int(raw) if raw.isdigit() else None, request.form.get("text", "")
+        )
+    except InterventionError as error:
+        return _acted(session, None, str(error), 400)
+    return _acted(session, interventions.Outcome(), _("Catatan disimpan."), 200)
+
+
+@bp.get("/sessions/<int:session_id>/report")
+def report(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    return render_template("proctor/report.html", report=reports.session_report(session))
+
+
+@bp.get("/sessions/<int:session_id>/report.csv")
+def report_csv(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    return _csv(
+        reports.report_csv(reports.session_report(session)), f"berita-acara-{session.code}.csv"
+    )
+
+
+@bp.get("/sessions/<int:session_id>/attendance")
+def attendance(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    return render_template(
+        "proctor/attendance.html",
+        session=session,
+        rows=reports.attendance(session),
+        labels=reports.STATUS_LABELS,
+    )
+
+
+@bp.get("/sessions/<int:session_id>/attendance.csv")
+def attendance_csv(session_id: int):  # type: ignore[no-untyped-def]
+    session = _session(session_id)
+    return _csv(reports.attendance_csv(session), f"daftar-hadir-{session.code}.csv")
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        "\ufeff" + text,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,148 @@
+"""Authorization matrix: every proctor/admin endpoint × every kind of caller.
+
+The matrix walks ``app.url_map`` so a new proctor route without a rule here fails the test, and
+checks that every allowed state-changing action writes an audit row.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from cbt_server.accounts.service import create_user
+from cbt_server.models import AuditEntry, db
+from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.helpers import csrf_token, login
+
+CALLERS = ["anonymous", "participant", "other_proctor", "assessor", "proctor", "admin"]
+NEEDS_CREATE_RIGHT = {"proctor.new_session"}
+
+
+def _path(rule: str, session_id: int) -> str:
+    path = rule.replace("<int:session_id>", str(session_id))
+    return re.sub(r"<action>", "extend", path)
+
+
+@pytest.fixture
+def world(app: Flask, runner):  # type: ignore[no-untyped-def]
+    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+    lab = make_session(app, participants=1, code="S-A")
+    other = make_session(app, participants=0, code="S-B")
+    with app.app_context():
+        create_user("asesor-1", "sandi-asesor", "assessor", "Asesor Satu")
+        create_user("admin-1", "sandi-admin", "admin", "Admin Satu")
+        db.session.commit()
+    accounts = {
+        "participant": lab.participants[0],
+        "other_proctor": other.proctors[0],
+        "assessor": ("asesor-1", "sandi-asesor"),
+        "proctor": lab.proctors[0],
+        "admin": ("admin-1", "sandi-admin"),
+    }
+    return lab, accounts
+
+
+def _client(app: Flask, accounts, caller: str):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    if caller != "anonymous":
+        assert login(client, *accounts[caller]).status_code == 302
+    return client
+
+
+def _proctor_rules(app: Flask):  # type: ignore[no-untyped-def]
+    return sorted(
+        (rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("proctor.")),
+        key=lambda r: r.rule,
+    )
+
+
+def test_every_proctor_route_is_in_the_matrix(app: Flask):
+    endpoints = {rule.endpoint for rule in _proctor_rules(app)}
+    assert len(endpoints) >= 14, endpoints
+
+
+def expected(caller: str, endpoint: str, session_route: bool) -> str:
+    """allow | login | forbidden | not_found"""
+    if caller == "anonymous":
+        return "login"
+    if caller in ("participant", "assessor"):
+        return "forbidden"
+    if endpoint in NEEDS_CREATE_RIGHT:
+        return "allow" if caller == "admin" else "forbidden"
+    if caller == "other_proctor" and session_route:
+        return "not_found"
+    return "allow"
+
+
+def _verdict(response) -> str:  # type: ignore[no-untyped-def]
+    if response.status_code == 302 and "/login" in response.headers.get("Location", ""):
+        return "login"
+    if response.status_code == 403:
+        return "forbidden"
+    if response.status_code == 404:
+        return "not_found"
+    assert response.status_code < 500, response.get_data(as_text=True)[:500]
+    return "allow"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_authorization_matrix(app: Flask, world, caller: str):  # type: ignore[no-untyped-def]
+    lab, accounts = world
+    client = _client(app, accounts, caller)
+    page = client.get("/home" if caller != "anonymous" else "/login").get_data(as_text=True)
+    token = csrf_token(page)
+    checked = []
+    for rule in _proctor_rules(app):
+        path = _path(rule.rule, lab.id)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "POST":
+                data = {
+                    "csrf_token": token,
+                    "reason": "uji otorisasi",
+                    "minutes": "1",
+                    "text": "catatan uji",
+                }
+                response = client.post(path, data=data, headers={"Accept": "application/json"})
+            else:
+                response = client.get(path)
+            want = expected(caller, rule.endpoint, "<int:session_id>" in rule.rule)
+            got = _verdict(response)
+            assert got == want, (
+                f"{caller} {method} {path}: expected {want}, got {got} ({response.status_code})"
+            )
+            checked.append((method, path))
+    assert len(checked) >= 14
+
+
+def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no-untyped-def]
+    lab, accounts = world
+    Participant(app, *accounts["participant"]).begin(lab.token)
+    client = _client(app, accounts, "proctor")
+    token = csrf_token(client.get(f"/proctor/sessions/{lab.id}/monitor").get_data(as_text=True))
+
+    def count() -> int:
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+    posts = [
+        rule
+        for rule in _proctor_rules(app)
+        if "POST" in rule.methods and rule.endpoint not in ("proctor.new_session", "proctor.roster")
+    ]
+    for rule in posts:
+        before = count()
+        response = client.post(
+            _path(rule.rule, lab.id),
+            data={
+                "csrf_token": token,
+                "reason": "uji audit",
+                "minutes": "1",
+                "text": "catatan uji audit",
+            },
+            headers={"Accept": "application/json"},
+        )
+        assert response.status_code == 200, f"{rule.rule}: {response.get_data(as_text=True)}"
+        assert count() == before + 1, f"{rule.rule} wrote no audit row"
