@@ -36,20 +36,32 @@ def _choose(page: Page, index: int) -> None:
 
 def _plan(truth: list[dict[str, Any]]) -> dict[int, Any]:
     """What to click, per position: right, partial, wrong, reverse-keyed and validity answers."""
+    choice = {
+        "U-SGL": "B",  # right: 1
+        "U-MUL": "A",  # partial: 0.5
+        "U-TF": "B",  # "Salah", wrong: 0
+        "U-W": "C",  # weight 3
+        "U-L1": "4",  # 4
+        "U-L2": "2",  # reversed: 4
+        "U-SD": "5",  # 5, validity scale flagged
+    }
     plan: dict[int, Any] = {}
     for t in truth:
-        order = t["order"]
-        plan[t["position"]] = {
-            "U-SGL": [order.index("B")],  # right: 1
-            "U-MUL": [order.index("A")],  # partial: 0.5
-            "U-TF": [order.index("B")],  # "Salah", wrong: 0
-            "U-SHORT": "  garuda   PANCASILA ",  # 2
-            "U-W": [order.index("C")],  # weight 3
-            "U-L1": [order.index("4")],  # 4
-            "U-L2": [order.index("2")],  # reversed: 4
-            "U-SD": [order.index("5")],  # 5
-        }[t["code"]]
+        if t["code"] == "U-SHORT":
+            plan[t["position"]] = "  garuda   PANCASILA "  # normalised: 2
+        else:
+            plan[t["position"]] = [t["order"].index(choice[t["code"]])]
     return plan
+
+
+def _answer(page: Page, answer: Any) -> None:
+    """Answer the item on screen: type a short answer, or click each option."""
+    if isinstance(answer, str):
+        page.get_by_test_id("short-answer").fill(answer)
+        page.get_by_test_id("short-answer").press("Tab")  # leave the field: the answer is sent
+        return
+    for index in answer:
+        _choose(page, index)
 
 
 def _login(page: Page, base: str, username: str, password: str) -> None:
@@ -86,8 +98,7 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
     page.get_by_test_id("btn-start-section").click()
     for position in range(3):
         _open(page, position)
-        for index in plan[position]:
-            _choose(page, index)
+        _answer(page, plan[position])
         if position == 1:
             page.get_by_test_id("btn-flag").click()
     _wait_saved(page)
@@ -105,14 +116,13 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
 
     # Section 2, with the network cut in the middle.
     _open(page, 3)
-    page.get_by_test_id("short-answer").fill(plan[3])
+    _answer(page, plan[3])
     page.get_by_test_id("btn-next").click()
     _wait_saved(page)
     context.set_offline(True)
     for position in (4, 5):
         _open(page, position)
-        for index in plan[position]:
-            _choose(page, index)
+        _answer(page, plan[position])
     expect(page.get_by_test_id("offline-banner")).to_be_visible()
     assert int(page.locator("body").get_attribute("data-queue-length")) >= 2
     with app.app_context():
@@ -126,10 +136,10 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
     expect(page.locator("body")).to_have_attribute("data-ready", "1")
     if page.get_by_test_id("btn-start-section").is_visible():
         page.get_by_test_id("btn-start-section").click()
-    _open(page, 4)
-    expect(page.get_by_test_id(f"option-{plan[4][0]}")).to_have_attribute("aria-checked", "true")
+    _open(page, 5)
+    expect(page.get_by_test_id(f"option-{plan[5][0]}")).to_have_attribute("aria-checked", "true")
     _open(page, 6)
-    _choose(page, plan[6][0])
+    _answer(page, plan[6])
     _wait_saved(page)
 
     # The browser is closed (a crash or reboot): the login cookie is gone, the device stays.
@@ -145,7 +155,7 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
         page.get_by_test_id("btn-start-section").click()
     expect(page.get_by_test_id("nav-6")).to_have_class(re.compile(r"\bcurrent\b"))
     _open(page, 7)
-    _choose(page, plan[7][0])
+    _answer(page, plan[7])
     _wait_saved(page)
 
     page.get_by_test_id("btn-review").click()
