@@ -7,7 +7,8 @@ import io
 import pytest
 from openpyxl import Workbook
 
-from cbt_server.sessions.roster import parse_roster, read_table
+from cbt_server.sessions.roster import parse_roster
+from cbt_server.tabular import read_table
 
 POSITIONS = {"JF-WP-AP": "Widyaprada Ahli Pertama", "PELAKSANA": "Pelaksana"}
 GOOD_CSV = (

@@ -7,7 +7,8 @@ battery allows to be shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from cbt_server.models import (
     Competency,
     Item,
     ItemKey,
+    KeyOverride,
     Response,
     db,
 )
@@ -34,22 +36,47 @@ from cbt_server.scoring import (
 )
 
 
-def keyed_item(item: Item, key: ItemKey) -> KeyedItem:
+@dataclass(frozen=True)
+class KeyFix:
+    """A corrected key for an item version (from an override or a newer bank version)."""
+
+    key: list
+    weights: dict | None
+    accept: list
+
+
+def keyed_item(item: Item, key: ItemKey, fix: KeyFix | None = None) -> KeyedItem:
     """The scoring view of an item version, options in canonical order."""
     labels = [label for label, _ in item.options]
+    chosen_key = fix.key if fix is not None else key.key
+    chosen_weights = fix.weights if fix is not None else key.weights
+    chosen_accept = fix.accept if fix is not None else key.accept
     weights = None
-    if item.item_type == "weighted" and key.weights is not None:
-        weights = tuple(float(key.weights[label]) for label in labels)
+    if item.item_type == "weighted" and chosen_weights is not None:
+        weights = tuple(float(chosen_weights[label]) for label in labels)
     return KeyedItem(
         type=item.item_type,
         points=float(item.points),
         n_options=len(labels),
-        key=tuple(labels.index(label) for label in key.key),
+        key=tuple(labels.index(label) for label in chosen_key),
         weights=weights,
         reverse=bool(key.reverse),
         likert_points=item.likert_points,
-        accept=tuple(key.accept or ()),
+        accept=tuple(chosen_accept or ()),
     )
+
+
+def key_overrides(item_ids: Sequence[int]) -> dict[int, KeyFix]:
+    """The newest key override of each item that has one."""
+    fixes: dict[int, KeyFix] = {}
+    rows = db.session.scalars(
+        select(KeyOverride)
+        .where(KeyOverride.item_id.in_(set(item_ids)))
+        .order_by(KeyOverride.item_id, KeyOverride.id)
+    )
+    for row in rows:  # ascending ids: the newest wins
+        fixes[row.item_id] = KeyFix(list(row.key), row.weights, list(row.accept or ()))
+    return fixes
 
 
 def engine_response(item: Item, stored: Any) -> Any:
@@ -68,8 +95,14 @@ def _cuts(levels: dict[str, Sequence[float]], code: str) -> Sequence[float]:
     return levels.get(code) or levels["default"]
 
 
-def grade_attempt(attempt: Attempt, definition: dict) -> None:
-    """Score every position of the attempt and store the totals. Inside a write transaction."""
+def grade_attempt(
+    attempt: Attempt, definition: dict, fixes: Mapping[int, KeyFix] | None = None
+) -> None:
+    """Score every position of the attempt and store the totals. Inside a write transaction.
+
+    Keys are the item's stored key, replaced by the newest key override, replaced in turn by
+    ``fixes`` (item id -> corrected key) when a regrade passes them.
+    """
     rows = db.session.execute(
         select(AttemptItem, Item, ItemKey, Response)
         .join(Item, Item.id == AttemptItem.item_id)
@@ -82,7 +115,9 @@ def grade_attempt(attempt: Attempt, definition: dict) -> None:
         .where(AttemptItem.attempt_id == attempt.id)
         .order_by(AttemptItem.position)
     ).all()
-    items = [keyed_item(item, key) for _f, item, key, _r in rows]
+    chosen = key_overrides([item.id for _f, item, _k, _r in rows])
+    chosen.update(fixes or {})
+    items = [keyed_item(item, key, chosen.get(item.id)) for _f, item, key, _r in rows]
     table = ItemTable.build(items)
     codes = encode_responses(items, [[engine_response(item, r.answer) for _f, item, _k, r in rows]])
     scores = grade(table, codes)

@@ -7,11 +7,14 @@ Columns (header names in Indonesian or English, any order, case-insensitive):
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from cbt_server.tabular import RowProblem, data_rows, map_columns
+
+#: A roster problem is a spreadsheet row problem (row, column, message).
+RosterProblem = RowProblem
 
 HEADERS = {
     "nip": "nip",
@@ -31,7 +34,6 @@ HEADERS = {
 }
 REQUIRED = ("nip", "name", "position", "unit")
 NIP_PATTERN = re.compile(r"^\d{18}$")
-MAX_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -42,65 +44,6 @@ class RosterRow:
     position_code: str
     unit: str
     seat: str | None
-
-
-@dataclass(frozen=True)
-class RosterProblem:
-    row: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"baris {self.row}")
-        if self.column:
-            where.append(f"kolom {self.column}")
-        return (", ".join(where) + ": " if where else "") + self.message
-
-
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Rows of cell texts from a .csv (UTF-8, with or without BOM; comma or semicolon) or .xlsx."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        return _read_xlsx(data)
-    if name.endswith(".csv"):
-        return _read_csv(data)
-    raise ValueError("format berkas tidak dikenal: gunakan .csv atau .xlsx")
-
-
-def _read_csv(data: bytes) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"berkas CSV bukan UTF-8 (byte {error.start})") from None
-    sample = text[:4096]
-    dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise ValueError(f"berkas XLSX tidak dapat dibaca: {error}") from None
-    sheet = book.worksheets[0]
-    rows = []
-    for values in sheet.iter_rows(values_only=True):
-        rows.append([_cell_text(v) for v in values])
-    book.close()
-    return rows
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        # A NIP typed as a number: Excel keeps 15 significant digits only.
-        return str(int(value))
-    return str(value).strip()
 
 
 def parse_roster(
@@ -114,27 +57,14 @@ def parse_roster(
     spreadsheet shows them (the header is row 1).
     """
     table = [r for r in rows]
-    problems: list[RosterProblem] = []
-    if not table or not any(cell for cell in table[0]):
-        return [], [RosterProblem(1, None, "baris judul kolom tidak ada")]
-    columns: dict[str, int] = {}
-    for index, header in enumerate(table[0]):
-        key = HEADERS.get(header.strip().lower())
-        if key and key not in columns:
-            columns[key] = index
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        return [], [RosterProblem(1, c, "kolom wajib tidak ada") for c in missing]
-    if len(table) - 1 > MAX_ROWS:
-        return [], [RosterProblem(None, None, f"lebih dari {MAX_ROWS} baris")]
+    columns, problems = map_columns(table, HEADERS, REQUIRED)
+    if problems:
+        return [], problems
     by_name = {name.strip().lower(): code for code, name in positions.items()}
     seen_nip: dict[str, int] = {nip: 0 for nip in existing_nips}
     seen_seat: dict[str, int] = {}
     result = []
-    for number, raw in enumerate(table[1:], start=2):
-        if not any(cell.strip() for cell in raw):
-            continue
-        cell = {key: (raw[i].strip() if i < len(raw) else "") for key, i in columns.items()}
+    for number, cell in data_rows(table, columns):
         before = len(problems)
         nip = re.sub(r"\s+", "", cell["nip"])
         if not NIP_PATTERN.match(nip):

@@ -21,8 +21,9 @@ from cbt_server.models import (
     User,
     db,
 )
-from cbt_server.sessions.roster import RosterProblem, parse_roster, read_table
+from cbt_server.sessions.roster import RosterProblem, parse_roster
 from cbt_server.sessions.tokens import TOKEN_ALPHABET, new_token
+from cbt_server.tabular import read_table
 
 PASSWORD_LENGTH = 8
 

@@ -8,7 +8,7 @@ from cbt_server.localtime import register_filters
 
 
 def register_blueprints(app: Flask) -> None:
-    from cbt_server.web import auth, errors, exam, home, media, proctor
+    from cbt_server.web import assessor, auth, errors, exam, home, media, proctor
     from cbt_server.web.api import exam as api_exam
     from cbt_server.web.api import openapi
 
@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(exam.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(proctor.bp)
+    app.register_blueprint(assessor.bp)
     app.register_blueprint(api_exam.bp)
     app.register_blueprint(openapi.bp)
     errors.register(app)

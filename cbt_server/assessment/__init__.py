@@ -1,0 +1,1 @@
+"""Assessor use cases: score sheets, profiles, item analysis, outside data, regrades."""

@@ -1,0 +1,172 @@
+"""Score sheets: one row per participant of a session or of a battery, built to stream.
+
+The columns are found first (one query over the scores); the rows then come in chunks, each
+chunk's scores fetched in one query, so a sheet of thousands of rows never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, select
+
+from cbt_server.models import (
+    Attempt,
+    AttemptScore,
+    BatteryVersion,
+    Competency,
+    Enrolment,
+    ExamSession,
+    Position,
+    User,
+    db,
+)
+from cbt_server.proctoring.reports import STATUS_LABELS
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    #: text | number | int
+    kind: str = "text"
+
+
+@dataclass
+class ScoreSheet:
+    title: str
+    filename: str
+    columns: list[Column]
+    rows: Iterator[list[Any]]
+
+
+def _enrolments(scope: Select) -> Select:
+    return (
+        scope.add_columns(User, Position.name, ExamSession.code, Attempt)
+        .join(User, User.id == Enrolment.user_id)
+        .join(ExamSession, ExamSession.id == Enrolment.session_id)
+        .outerjoin(Position, Position.code == User.position_code)
+        .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
+    )
+
+
+def session_sheet(session: ExamSession) -> ScoreSheet:
+    scope = _enrolments(select(Enrolment.id)).where(Enrolment.session_id == session.id)
+    battery = db.session.get(BatteryVersion, session.battery_version_id)
+    return _sheet(
+        f"Lembar skor sesi {session.code} — {session.name}",
+        f"skor-sesi-{session.code}",
+        scope.order_by(User.full_name, Enrolment.id),
+        [battery.definition],
+    )
+
+
+def battery_sheet(battery_code: str) -> ScoreSheet:
+    versions = db.session.scalars(
+        select(BatteryVersion)
+        .where(BatteryVersion.code == battery_code)
+        .order_by(BatteryVersion.id)
+    ).all()
+    if not versions:
+        raise LookupError(battery_code)
+    scope = _enrolments(select(Enrolment.id)).where(
+        ExamSession.battery_version_id.in_([v.id for v in versions])
+    )
+    return _sheet(
+        f"Lembar skor baterai {battery_code} — {versions[-1].title}",
+        f"skor-baterai-{battery_code}",
+        scope.order_by(ExamSession.code, User.full_name, Enrolment.id),
+        [v.definition for v in versions],
+    )
+
+
+def _score_keys(scope: Select) -> list[tuple[str, str]]:
+    attempt_ids = scope.with_only_columns(Attempt.id).where(Attempt.id.is_not(None)).order_by(None)
+    return sorted(
+        db.session.execute(
+            select(AttemptScore.scope, AttemptScore.code)
+            .where(AttemptScore.attempt_id.in_(attempt_ids.scalar_subquery()))
+            .distinct()
+        ).all()
+    )
+
+
+def _sheet(title: str, filename: str, scope: Select, definitions: list[dict]) -> ScoreSheet:
+    sections: list[str] = []
+    for definition in definitions:
+        for section in definition["sections"]:
+            if section["code"] not in sections:
+                sections.append(section["code"])
+    found = _score_keys(scope)
+    groups = dict(db.session.execute(select(Competency.code, Competency.competency_group)).all())
+    competencies = [c for s, c in found if s == "competency" and groups.get(c) != "integrity"]
+    scales = [c for s, c in found if s == "competency" and groups.get(c) == "integrity"]
+    columns = [
+        Column(label) for label in ("NIP", "Nama", "Jabatan", "Unit Kerja", "Sesi", "Status")
+    ]
+    columns += [Column(f"Bagian {code}", "number") for code in sections]
+    for code in competencies:
+        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "number")]
+        columns.append(Column(f"{code} level", "int"))
+    for code in scales:
+        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "number")]
+        columns.append(Column(f"{code} tanda"))
+    columns += [
+        Column("Total", "number"),
+        Column("Total maks", "number"),
+        Column("Total %", "number"),
+    ]
+
+    def rows() -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        for record in db.session.execute(scope.execution_options(yield_per=CHUNK)):
+            chunk.append(record)
+            if len(chunk) == CHUNK:
+                yield from _rows(chunk, sections, competencies, scales)
+                chunk = []
+        if chunk:
+            yield from _rows(chunk, sections, competencies, scales)
+
+    return ScoreSheet(title, filename, columns, rows())
+
+
+def _rows(
+    chunk: list[Any], sections: list[str], competencies: list[str], scales: list[str]
+) -> Iterator[list[Any]]:
+    attempt_ids = [r.Attempt.id for r in chunk if r.Attempt is not None]
+    scores: dict[tuple[int, str, str], AttemptScore] = {}
+    if attempt_ids:
+        for score in db.session.scalars(
+            select(AttemptScore).where(and_(AttemptScore.attempt_id.in_(attempt_ids)))
+        ):
+            scores[(score.attempt_id, score.scope, score.code)] = score
+    for record in chunk:
+        user, attempt = record.User, record.Attempt
+        status = attempt.state if attempt is not None else "absent"
+        row: list[Any] = [
+            user.nip or "",
+            user.full_name,
+            record.name or user.position_code or "",
+            user.unit or "",
+            record.code,
+            STATUS_LABELS.get(status, status),
+        ]
+        aid = attempt.id if attempt is not None else None
+        for code in sections:
+            found = scores.get((aid, "section", code)) if aid else None
+            row.append(found.score if found else None)
+        for code in competencies:
+            found = scores.get((aid, "competency", code)) if aid else None
+            row += [found.score, found.percent, found.level] if found else [None, None, None]
+        for code in scales:
+            found = scores.get((aid, "competency", code)) if aid else None
+            if found:
+                row += [found.score, found.percent, "VALIDITAS" if found.flagged else ""]
+            else:
+                row += [None, None, ""]
+        total = scores.get((aid, "total", "TOTAL")) if aid else None
+        row += [total.score, total.max_score, total.percent] if total else [None, None, None]
+        yield row
