@@ -95,7 +95,7 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     page = assessor.get(f"/assessor/sessions/{lab.id}/scores")
     assert page.status_code == 200 and "Ñusantara" in page.get_data(as_text=True)
 
-    response = assessor.get(f"/assessor/sessions/{lab.id}/scores.csv")
+    response = assessor.get(f"/assessor/sessions/{lab.id}/scores.csv", buffered=True)
     assert response.status_code == 200
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the names right
@@ -128,7 +128,7 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     assert by_name["Peserta 3"]["Total"] is None
     assert _audits(app, "download.scores.csv") == 1 and _audits(app, "download.scores.xlsx") == 1
 
-    battery = assessor.get("/assessor/batteries/BAT-UJI/scores.csv")
+    battery = assessor.get("/assessor/batteries/BAT-UJI/scores.csv", buffered=True)
     assert battery.status_code == 200 and "Ñusantara" in battery.get_data(as_text=True)
     assert assessor.get("/assessor/batteries/NOPE/scores.csv").status_code == 404
 

@@ -146,3 +146,59 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
         )
         assert response.status_code == 200, f"{rule.rule}: {response.get_data(as_text=True)}"
         assert count() == before + 1, f"{rule.rule} wrote no audit row"
+
+
+ASSESSOR_CALLERS = ["anonymous", "participant", "proctor", "other_proctor", "assessor", "admin"]
+
+
+def _assessor_rules(app: Flask):  # type: ignore[no-untyped-def]
+    return sorted(
+        (rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("assessor.")),
+        key=lambda r: r.rule,
+    )
+
+
+def _assessor_path(rule: str, session_id: int, user_id: int) -> str:
+    return (
+        rule.replace("<int:session_id>", str(session_id))
+        .replace("<int:user_id>", str(user_id))
+        .replace("<code>", "BAT-UJI")
+    )
+
+
+@pytest.mark.parametrize("caller", ASSESSOR_CALLERS)
+def test_assessor_routes_are_for_assessors_and_admins_only(app: Flask, world, caller: str):  # type: ignore[no-untyped-def]
+    lab, accounts = world
+    from cbt_server.models import User
+
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.role == "participant"))
+    client = _client(app, accounts, caller)
+    page = client.get("/home" if caller != "anonymous" else "/login").get_data(as_text=True)
+    token = csrf_token(page)
+    rules = _assessor_rules(app)
+    assert len(rules) >= 10
+    for rule in rules:
+        path = _assessor_path(rule.rule, lab.id, user_id)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            # buffered: a streamed download is read and closed like a real server would
+            if method == "POST":
+                response = client.post(
+                    path, data={"csrf_token": token, "reason": "uji"}, buffered=True
+                )
+            else:
+                before = _audit_count(app)
+                response = client.get(path, buffered=True)
+            got = _verdict(response)
+            want = {"anonymous": "login", "assessor": "allow", "admin": "allow"}.get(
+                caller, "forbidden"
+            )
+            assert got == want, f"{caller} {method} {path}: expected {want}, got {got}"
+            if want == "allow" and method == "GET" and path.endswith((".csv", ".xlsx")):
+                assert response.status_code == 200, path
+                assert _audit_count(app) == before + 1, f"{path}: download not audited"
+
+
+def _audit_count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
