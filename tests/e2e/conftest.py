@@ -14,13 +14,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import _PG_URL, DATABASE_KINDS, REPO_ROOT
 
 CHROMIUM = os.environ.get("CBT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,14 +95,41 @@ def _flask(env: dict[str, str], *args: str) -> None:
     )
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """gunicorn serving a fresh SQLite database with the fixture banks imported."""
-    from tests.builders import FIXTURE_BANKS
+@contextmanager
+def _fresh_database(kind: str, instance: Path) -> Iterator[str]:
+    """An empty database for one test: a SQLite file, or a PostgreSQL database of its own on the
+    server ``CBT_TEST_DATABASE_URL`` names (dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{instance / 'cbt.sqlite3'}"
+        return
+    from cbt_server.config import normalise_database_url
 
+    admin_url = sa.engine.make_url(normalise_database_url(_PG_URL or ""))
+    name = f"cbt_e2e_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """gunicorn serving a fresh database with the fixture banks imported: SQLite, and also
+    PostgreSQL when ``CBT_TEST_DATABASE_URL`` is set."""
     instance = tmp_path / "instance"
     instance.mkdir()
-    database_url = f"sqlite:///{instance / 'cbt.sqlite3'}"
+    with _fresh_database(request.param, instance) as database_url:
+        yield from _serve(tmp_path, instance, database_url)
+
+
+def _serve(tmp_path: Path, instance: Path, database_url: str) -> Iterator[LiveServer]:
+    from tests.builders import FIXTURE_BANKS
+
     env = {
         **os.environ,
         "CBT_INSTANCE_PATH": str(instance),
