@@ -40,6 +40,8 @@ ITEM_FIELDS = {
 }
 ITEM_REQUIRED = ("id", "type", "competency", "stem")
 TRUEFALSE_OPTIONS = (("A", "Benar"), ("B", "Salah"))
+#: the bank's ``likert:`` was given but is wrong: its items say nothing more about it
+BROKEN_LIKERT = object()
 
 
 def _fmt():  # type: ignore[no-untyped-def]
@@ -60,15 +62,12 @@ def mapping(
     if not isinstance(value, dict):
         reader.problem(f"{what} must be a mapping of fields (key: value)", line_of(value), item)
         return False
-    ok = True
-    for key in getattr(value, "duplicates", ()):
-        reader.problem(f"field {key!r} is given twice in {what}", line_of(value), item)
-        ok = False
+    ok = True  # a key written twice is reported when the file is loaded (repeated_keys)
     for key in value:
         if key not in allowed:
             reader.problem(
                 f"unknown field {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
-                line_of(value),
+                key_line(value, key),
                 item,
             )
             ok = False
@@ -77,6 +76,12 @@ def mapping(
             reader.problem(f"{what} is missing the required field {key!r}", line_of(value), item)
             ok = False
     return ok
+
+
+def key_line(value: Any, key: Any) -> int | None:
+    """The line a field is written on, where the loader recorded it."""
+    finder = getattr(value, "line_of_key", None)
+    return finder(key) if finder is not None else line_of(value)
 
 
 def listing(reader, value: Any, name: str) -> list:  # type: ignore[no-untyped-def]
@@ -336,14 +341,20 @@ def item(reader, entry: Any, repo, bank_likert, media_dir: Path):  # type: ignor
         if kind == "truefalse":
             options = TRUEFALSE_OPTIONS
             value = entry.get("key")
-            if not isinstance(value, bool):
+            if value is None:
                 reader.problem(
                     "missing key: a truefalse item needs key: true or key: false", line, item_id
+                )
+            elif not isinstance(value, bool):
+                reader.problem(
+                    f"the key of a truefalse item is true or false, not {value!r}", line, item_id
                 )
             else:
                 key = ("A",) if value else ("B",)
         elif kind == "likert":
             config = likert_config(reader, entry.get("likert"), line, item_id) or bank_likert
+            if config is BROKEN_LIKERT:
+                return None  # the bank's likert: is wrong; that is reported once, at the bank
             if config is None:
                 reader.problem(
                     "bad Likert range: a likert item needs the bank's likert: "
@@ -538,10 +549,9 @@ def _rule(reader, rule: Any, repo, section: str):  # type: ignore[no-untyped-def
     bank, competency = str(rule["bank"]), str(rule["competency"])
     count, difficulty = rule["count"], rule.get("difficulty")
     ok = True
-    if bank not in repo.banks:
+    if bank not in repo.banks and bank not in repo.banks_with_errors:
         reader.problem(
-            f"section {section}: unknown bank {bank} (no banks/{bank}/bank.yaml "
-            "with that code, or it has errors)",
+            f"section {section}: unknown bank {bank} (no file banks/*/bank.yaml has code: {bank})",
             where,
         )
         ok = False
@@ -559,37 +569,55 @@ def _rule(reader, rule: Any, repo, section: str):  # type: ignore[no-untyped-def
         ok = False
     if not ok:
         return None
-    return _fmt().SelectRule(bank, competency, count, difficulty)
+    return _fmt().SelectRule(bank, competency, count, difficulty, where, section)
 
 
 def demand(reader, sections_found: list, repo, line) -> None:  # type: ignore[no-untyped-def]
-    """No battery may ask a bank for more items of a competency (and difficulty) than it has."""
+    """No battery may ask a bank for more items of a competency (and difficulty) than it has.
+
+    Banks whose file has problems are skipped: their own messages say what to fix, and a count
+    of their valid items would blame the battery for a broken item.
+    """
     wanted: Counter = Counter()
     wanted_any: Counter = Counter()
+    asking: dict[tuple, list] = {}
     for section in sections_found:
         for rule in section.rules:
+            if rule.bank not in repo.banks or rule.bank in repo.banks_with_errors:
+                continue
             wanted[(rule.bank, rule.competency, rule.difficulty)] += rule.count
             wanted_any[(rule.bank, rule.competency)] += rule.count
+            asking.setdefault((rule.bank, rule.competency, rule.difficulty), []).append(rule)
+            asking.setdefault((rule.bank, rule.competency), []).append(rule)
     reported = set()
     for (bank, competency, difficulty), count in sorted(wanted.items(), key=str):
         items = [i for i in repo.banks[bank].items if i.competency == competency]
         available = len([i for i in items if difficulty is None or i.difficulty == difficulty])
         if count > available:
-            extra = f" of difficulty {difficulty}" if difficulty else ""
-            reader.problem(
-                f"the battery asks for {count} items of {competency}{extra} from bank "
-                f"{bank}, which has only {available}",
-                line,
-            )
+            of = f"{competency} of difficulty {difficulty}" if difficulty else competency
+            rules = asking[(bank, competency, difficulty)]
+            _shortage(reader, rules, line, _asked(bank, count), of, available)
             reported.add((bank, competency))
     for (bank, competency), count in sorted(wanted_any.items(), key=str):
         available = len([i for i in repo.banks[bank].items if i.competency == competency])
         if (bank, competency) not in reported and count > available:
-            reader.problem(
-                f"the battery asks for {count} items of {competency} in all from bank "
-                f"{bank}, which has only {available}",
-                line,
-            )
+            rules = asking[(bank, competency)]
+            _shortage(reader, rules, line, _asked(bank, count), f"{competency} in all", available)
+
+
+def _asked(bank: str, count: int) -> str:
+    return f"{bank} for {count} item{'s' if count != 1 else ''}"
+
+
+def _shortage(reader, rules: list, line, asked: str, of: str, available: int) -> None:  # type: ignore[no-untyped-def]
+    """Report a shortage at the first rule asking; ``asked`` is "<bank> for <n> items"."""
+    sections = list(dict.fromkeys(rule.section for rule in rules))
+    reader.problem(
+        f"the selection rules of section{'s' if len(sections) > 1 else ''} "
+        f"{', '.join(sections)} ask bank {asked} of {of}, but the bank has only "
+        f"{available}: lower the count or add items",
+        rules[0].line or line,
+    )
 
 
 def levels(reader, value: Any, repo, line):  # type: ignore[no-untyped-def]

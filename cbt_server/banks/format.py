@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cbt_server.banks import checks
-from cbt_server.banks.yaml_source import SourceError, line_of, load_yaml
+from cbt_server.banks.yaml_source import SourceError, line_of, load_yaml, repeated_keys
 
 GROUPS = ("managerial", "sociocultural", "technical", "integrity")
 BANK_KINDS = ("technical", "managerial", "integrity")
@@ -96,6 +96,8 @@ class SelectRule:
     competency: str
     count: int
     difficulty: str | None
+    line: int | None = field(default=None, compare=False)
+    section: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,9 @@ class Repository:
     banks: dict[str, BankSpec] = field(default_factory=dict)
     batteries: dict[str, BatterySpec] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: codes (and folder names) of bank files that have problems: batteries drawing from them
+    #: are not checked against them, so one broken item is not reported again as a shortage
+    banks_with_errors: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -164,13 +169,21 @@ class _Reader:
 
     def load(self) -> tuple[Any, bytes] | None:
         try:
-            return load_yaml(self.path)
+            loaded = load_yaml(self.path)
         except SourceError as error:
             self.problem(str(error), error.line)
             return None
         except OSError as error:
             self.problem(f"cannot read the file: {error.strerror}")
             return None
+        for key, line, item in repeated_keys(loaded[0]):
+            self.problem(
+                f"{key!r} is written twice in one mapping; YAML keeps only the last value, "
+                "so the first would be lost: remove or rename one",
+                line,
+                item,
+            )
+        return loaded
 
 
 def find_root(path: Path) -> Path | None:
@@ -278,13 +291,23 @@ BANK_REQUIRED = {"code", "title", "kind", "version", "language", "items"}
 
 
 def _read_bank(repo: Repository, path: Path) -> None:
+    before = len(repo.problems)
+    code = _parse_bank(repo, path)
+    if len(repo.problems) > before:
+        repo.banks_with_errors.add(path.parent.name)
+        if code is not None:
+            repo.banks_with_errors.add(code)
+
+
+def _parse_bank(repo: Repository, path: Path) -> str | None:
+    """Read one bank file into ``repo``; its code, once that is known."""
     reader = _Reader(repo, path)
     loaded = reader.load()
     if loaded is None:
-        return
+        return None
     doc, raw = loaded
     if not checks.mapping(reader, doc, "the bank", BANK_FIELDS, BANK_REQUIRED):
-        return
+        return str(doc["code"]) if isinstance(doc, dict) and doc.get("code") else None
     code = str(doc["code"])
     if not checks.CODE.match(code):
         reader.problem(f"bank code {code!r} may hold only A-Z, 0-9, '.', '-'", line_of(doc))
@@ -293,10 +316,14 @@ def _read_bank(repo: Repository, path: Path) -> None:
     if code in repo.banks:
         reader.problem(f"bank code {code} is used by {repo.banks[code].path} too", line_of(doc))
     likert = checks.likert_config(reader, doc.get("likert"), line_of(doc), None)
+    if likert is None and doc.get("likert") is not None:
+        likert = checks.BROKEN_LIKERT
     items_raw = doc["items"]
     if not isinstance(items_raw, list) or not items_raw:
-        reader.problem("the bank has no items: add at least one under items:", line_of(doc))
-        return
+        reader.problem(
+            "the bank has no items: add at least one under items:", checks.key_line(doc, "items")
+        )
+        return code
     items: list[ItemSpec] = []
     seen: dict[str, int | None] = {}
     media_dir = path.parent / "media"
@@ -329,6 +356,7 @@ def _read_bank(repo: Repository, path: Path) -> None:
         media=media,
         content_hash=digest.hexdigest(),
     )
+    return code
 
 
 # ---- batteries --------------------------------------------------------------------------------
