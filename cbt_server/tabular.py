@@ -7,6 +7,7 @@ shows it (the header is row 1), column, and what is wrong.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Mapping, Sequence
@@ -30,27 +31,68 @@ class RowProblem:
         return (", ".join(where) + ": " if where else "") + self.message
 
 
+class TableError(ValueError):
+    """A file that cannot be read as a table; says where when it can."""
+
+    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
+
+    def problem(self) -> RowProblem:
+        return RowProblem(self.row, self.column, str(self))
+
+
 def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Rows of cell texts from a .csv (UTF-8, with or without BOM; comma or semicolon) or .xlsx."""
+    """Rows of cell texts from a .csv (UTF-8, with or without BOM; comma or semicolon) or .xlsx.
+
+    Raises :class:`TableError` (a ``ValueError``) when the file cannot be read.
+    """
     name = filename.lower()
     if name.endswith(".xlsx"):
         return _read_xlsx(data)
     if name.endswith(".csv"):
         return _read_csv(data)
-    raise ValueError("format berkas tidak dikenal: gunakan .csv atau .xlsx")
+    raise TableError("format berkas tidak dikenal: gunakan .csv atau .xlsx")
 
 
 def _read_csv(data: bytes) -> list[list[str]]:
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"berkas CSV bukan UTF-8 (byte {error.start})") from None
+        raise _not_utf8(data[bom:], error.start, bom) from None
+    dialect = _dialect(text)
+    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     sample = text[:4096]
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
+        return csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
     except csv.Error:
-        dialect = csv.excel  # a one-column file has no delimiter to find
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+        return csv.excel  # a one-column file has no delimiter to find
+
+
+def _not_utf8(body: bytes, at: int, offset: int) -> TableError:
+    """Name the row (and, from the header, the column) of the first byte that is not UTF-8.
+
+    Typically a file saved as "CSV" by an Excel set to Windows-1252: names with accents break.
+    """
+    before = body[:at].decode("utf-8")  # everything before the first bad byte is valid
+    complete = before[: before.rfind("\n") + 1] or before  # sniff whole lines only
+    records = list(csv.reader(io.StringIO(before), _dialect(complete)))
+    if not records or before.endswith(("\n", "\r")):
+        records.append([""])  # the bad byte starts a new row
+    index = len(records[-1]) - 1
+    header = records[0] if len(records) > 1 else []
+    column = header[index].strip() if index < len(header) else None
+    return TableError(
+        f"berkas CSV bukan UTF-8 (byte {offset + at}, 0x{body[at]:02x}): "
+        'simpan ulang sebagai "CSV UTF-8"',
+        row=len(records),
+        column=column or None,
+    )
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
@@ -59,7 +101,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise ValueError(f"berkas XLSX tidak dapat dibaca: {error}") from None
+        raise TableError(f"berkas XLSX tidak dapat dibaca: {error}") from None
     sheet = book.worksheets[0]
     rows = [[cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True)]
     book.close()
@@ -70,8 +112,12 @@ def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
-        # A NIP typed as a number: Excel keeps 15 significant digits only.
-        return str(int(value))
+        if abs(value) < 1e15:
+            return str(int(value))
+        # A NIP typed as a number: Excel keeps 15 significant digits only, so the last digits
+        # are already lost. Keep the float's own text so that checks refuse it rather than
+        # accepting a made-up number.
+        return repr(value)
     return str(value).strip()
 
 

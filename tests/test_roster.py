@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from cbt_server.sessions.roster import parse_roster
-from cbt_server.tabular import read_table
+from cbt_server.tabular import TableError, cell_text, read_table
 
 POSITIONS = {"JF-WP-AP": "Widyaprada Ahli Pertama", "PELAKSANA": "Pelaksana"}
 GOOD_CSV = (
@@ -84,7 +84,7 @@ def test_bad_xlsx_row_is_named():
 
 def test_missing_columns_and_empty_file():
     _rows, problems = parse_roster(read_table("r.csv", b"NIP,Nama\n1,2\n"), POSITIONS)
-    assert {p.column for p in problems} == {"position", "unit"}
+    assert {p.column for p in problems} == {"Jabatan", "Unit"}
     assert parse_roster(read_table("r.csv", b""), POSITIONS)[1][0].message.startswith("baris judul")
 
 
@@ -102,3 +102,37 @@ def test_unreadable_files():
         read_table("r.xlsx", b"not a zip")
     with pytest.raises(ValueError, match=".csv atau .xlsx"):
         read_table("r.pdf", b"%PDF")
+
+
+@pytest.mark.parametrize(
+    ("data", "row", "column", "byte"),
+    [
+        ("NIP;Nama\n1;Ä".encode("latin-1"), 2, "Nama", 11),
+        ("\ufeffNIP,Nama\n".encode() + "Ä,x".encode("latin-1"), 2, "NIP", 12),
+        ('NIP,"Nama, lengkap"\n1,"a\nb"\n2,"Ä"'.encode("cp1252"), 3, "Nama, lengkap", 31),
+        ("NIP;Näma".encode("cp1252"), 1, None, 5),  # in the header: no column to name
+    ],
+)
+def test_a_non_utf8_csv_names_the_row_and_column_of_the_first_bad_byte(data, row, column, byte):
+    with pytest.raises(TableError) as caught:
+        read_table("r.csv", data)
+    problem = caught.value.problem()
+    assert (problem.row, problem.column) == (row, column)
+    assert f"bukan UTF-8 (byte {byte}, " in problem.message and "CSV UTF-8" in problem.message
+
+
+def test_a_nip_typed_as_a_number_in_excel_is_refused_not_rounded():
+    # Excel (and openpyxl) keep 15 significant digits of a number: the NIP's tail is gone.
+    data = _xlsx(
+        [["NIP", "Nama", "Jabatan", "Unit"], [198703152010012001, "Siti", "JF-WP-AP", "U"]]
+    )
+    rows, problems = parse_roster(read_table("r.xlsx", data), POSITIONS)
+    assert rows == [] and [(p.row, p.column) for p in problems] == [(2, "NIP")]
+    assert "Teks" in problems[0].message
+    assert cell_text(12345.0) == "12345" and cell_text(1.5) == "1.5"
+
+
+def test_position_codes_match_in_any_case():
+    text = "NIP,Nama,Jabatan,Unit\n198703152010012001,Siti,jf-wp-ap,U\n"
+    rows, problems = parse_roster(read_table("r.csv", text.encode()), POSITIONS)
+    assert problems == [] and rows[0].position_code == "JF-WP-AP"

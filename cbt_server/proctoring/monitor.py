@@ -2,14 +2,14 @@
 
 One refresh runs the same small set of queries whatever the number of seats (roster+attempts,
 answer counts, event counts, live logins), never one per seat. With ``since`` it returns only the
-seats whose attempt, answers or events changed after that moment, plus the roster size, so the
-page patches its table instead of reloading it.
+seats whose attempt, answers, events or logins changed after that moment, so the page patches its
+table instead of reloading it (and reloads it in full now and then, for roster changes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, func, or_, select
 
@@ -58,16 +58,25 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
         .where(Enrolment.session_id == session.id)
     )
     if since is not None:
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # the server's times are UTC
         changed_by_answer = select(Response.attempt_id).where(Response.saved_at > since)
         changed_by_event = select(AttemptEvent.attempt_id).where(AttemptEvent.at > since)
+        # A seat without an attempt changes status by logging in (or being logged out).
+        changed_by_login = select(LoginSession.user_id).where(
+            or_(LoginSession.created_at > since, LoginSession.revoked_at > since)
+        )
         base = base.where(
             or_(
                 Attempt.updated_at > since,
                 Attempt.id.in_(changed_by_answer),
                 Attempt.id.in_(changed_by_event),
+                User.id.in_(changed_by_login),
             )
         )
-    rows = db.session.execute(base.order_by(Enrolment.seat, Enrolment.id)).all()
+    # Seats without a PC last, on every database (SQLite sorts NULL first, PostgreSQL last).
+    order = (Enrolment.seat.is_(None), Enrolment.seat, Enrolment.id)
+    rows = db.session.execute(base.order_by(*order)).all()
     attempt_ids = [a.id for _e, _u, a in rows if a is not None]
     counts = _answer_counts(attempt_ids)
     events = _event_counts(attempt_ids)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from cbt_server.localtime import to_local, zone
 from cbt_server.models import (
     Attempt,
     AuditEntry,
@@ -126,43 +127,54 @@ def session_report(session: ExamSession) -> SessionReport:
 
 
 def _irregularities(session: ExamSession) -> list[Irregularity]:
-    names = dict(db.session.execute(select(User.id, User.full_name)).all())
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.target == session.code,
+            AuditEntry.action.in_(ACTION_LABELS),
+            AuditEntry.action != "session.note",  # the notes themselves are read below
+        )
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+    notes = db.session.execute(
+        select(SessionNote, Enrolment.participant_number, User.nip)
+        .outerjoin(Enrolment, Enrolment.id == SessionNote.enrolment_id)
+        .outerjoin(User, User.id == Enrolment.user_id)
+        .where(SessionNote.session_id == session.id)
+        .order_by(SessionNote.at, SessionNote.id)
+    ).all()
+    authors = {e.actor_id for e in entries} | {note.author_id for note, _n, _nip in notes}
+    names = dict(
+        db.session.execute(select(User.id, User.full_name).where(User.id.in_(authors))).all()
+    )
     found = [
         Irregularity(
             at=entry.at,
             who=names.get(entry.actor_id, entry.actor_label),
-            what=ACTION_LABELS[entry.action],
+            what=_what(entry),
             target=", ".join((entry.details or {}).get("participants", []))
             or ("semua peserta" if (entry.details or {}).get("scope") == "all" else "sesi"),
             reason=entry.reason or "",
         )
-        for entry in db.session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.target == session.code, AuditEntry.action.in_(ACTION_LABELS))
-            .order_by(AuditEntry.at, AuditEntry.id)
-        )
-        if entry.action != "session.note"
+        for entry in entries
     ]
-    numbers = dict(
-        db.session.execute(
-            select(Enrolment.id, Enrolment.participant_number).where(
-                Enrolment.session_id == session.id
-            )
-        ).all()
-    )
-    for note in db.session.scalars(
-        select(SessionNote).where(SessionNote.session_id == session.id).order_by(SessionNote.at)
-    ):
-        found.append(
-            Irregularity(
-                at=note.at,
-                who=names.get(note.author_id, "?"),
-                what="Catatan",
-                target=numbers.get(note.enrolment_id) or "sesi" if note.enrolment_id else "sesi",
-                reason=note.text,
-            )
+    found.extend(
+        Irregularity(
+            at=note.at,
+            who=names.get(note.author_id, "?"),
+            what=ACTION_LABELS["session.note"],
+            target=(number or nip or "?") if note.enrolment_id else "sesi",
+            reason=note.text,
         )
+        for note, number, nip in notes
+    )
     return sorted(found, key=lambda i: i.at)
+
+
+def _what(entry: AuditEntry) -> str:
+    minutes = (entry.details or {}).get("minutes")
+    label = ACTION_LABELS[entry.action]
+    return f"{label} {minutes} menit" if entry.action == "attempt.extend" and minutes else label
 
 
 STATUS_LABELS = {
@@ -175,10 +187,24 @@ STATUS_LABELS = {
 }
 
 
+def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time as the lab reads it (the printed pages show the same), '' for none."""
+    shown = to_local(moment)
+    return shown.strftime(fmt) if shown is not None else ""
+
+
+def _zone_name() -> str:
+    return datetime.now(zone()).tzname() or str(zone())
+
+
 def attendance_csv(session: ExamSession) -> str:
-    """UTF-8 with BOM (added by the caller's encoding) so Excel reads Indonesian names right."""
+    """UTF-8 with BOM (added by the caller's encoding) so Excel reads Indonesian names right.
+
+    Times are in the lab's zone (the header says which), as on the printed list.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
+    tz = _zone_name()
     writer.writerow(
         [
             "No",
@@ -190,8 +216,8 @@ def attendance_csv(session: ExamSession) -> str:
             "Kursi",
             "Kehadiran",
             "Status",
-            "Mulai (UTC)",
-            "Selesai (UTC)",
+            f"Mulai ({tz})",
+            f"Selesai ({tz})",
         ]
     )
     for row in attendance(session):
@@ -206,8 +232,8 @@ def attendance_csv(session: ExamSession) -> str:
                 row.seat or "",
                 "Hadir" if row.present else "Tidak hadir",
                 STATUS_LABELS.get(row.status, row.status),
-                row.started_at.strftime("%Y-%m-%d %H:%M:%S") if row.started_at else "",
-                row.finished_at.strftime("%Y-%m-%d %H:%M:%S") if row.finished_at else "",
+                _local(row.started_at),
+                _local(row.finished_at),
             ]
         )
     return out.getvalue()
@@ -217,12 +243,13 @@ def report_csv(report: SessionReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     s = report.session
+    tz = _zone_name()
     for key, value in [
         ("Kode sesi", s.code),
         ("Nama sesi", s.name),
         ("Ruang", s.room),
-        ("Tanggal", s.starts_at.strftime("%Y-%m-%d")),
-        ("Waktu (UTC)", f"{s.starts_at:%H:%M}-{s.ends_at:%H:%M}"),
+        ("Tanggal", _local(s.starts_at, "%Y-%m-%d")),
+        (f"Waktu ({tz})", f"{_local(s.starts_at, '%H:%M')}-{_local(s.ends_at, '%H:%M')}"),
         ("Tes", report.battery_title),
         ("Pengawas", "; ".join(report.proctors)),
         ("Terdaftar", report.registered),
@@ -234,9 +261,7 @@ def report_csv(report: SessionReport) -> str:
     ]:
         writer.writerow([key, value])
     writer.writerow([])
-    writer.writerow(["Waktu (UTC)", "Oleh", "Kejadian", "Peserta", "Alasan / catatan"])
+    writer.writerow([f"Waktu ({tz})", "Oleh", "Kejadian", "Peserta", "Alasan / catatan"])
     for item in report.irregularities:
-        writer.writerow(
-            [item.at.strftime("%Y-%m-%d %H:%M:%S"), item.who, item.what, item.target, item.reason]
-        )
+        writer.writerow([_local(item.at), item.who, item.what, item.target, item.reason])
     return out.getvalue()

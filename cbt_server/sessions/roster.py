@@ -1,8 +1,8 @@
 """Roster files (pure): CSV or XLSX rows of participants, checked row by row.
 
 Columns (header names in Indonesian or English, any order, case-insensitive):
-``NIP``, ``Nama``/``Name``, ``Jabatan``/``Position`` (code or name from the job standards),
-``Unit``/``Unit Kerja``, ``Kursi``/``Seat``/``PC`` (optional).
+``NIP``, ``Nama``/``Name``, ``Jabatan``/``Position`` (code or name from the job standards, in
+any case), ``Unit``/``Unit Kerja``, ``Kursi``/``Seat``/``PC`` (optional).
 """
 
 from __future__ import annotations
@@ -33,7 +33,23 @@ HEADERS = {
     "komputer": "seat",
 }
 REQUIRED = ("nip", "name", "position", "unit")
+#: how problems name each column (the admin's words, not the internal keys)
+COLUMN_LABELS = {
+    "nip": "NIP",
+    "name": "Nama",
+    "position": "Jabatan",
+    "unit": "Unit",
+    "seat": "Kursi",
+}
 NIP_PATTERN = re.compile(r"^\d{18}$")
+#: what a spreadsheet cell holding a NIP typed as a number reads as (see ``tabular.cell_text``)
+NIP_AS_NUMBER = re.compile(r"^\d(\.\d+)?e\+\d+$", re.IGNORECASE)
+
+
+NIP_AS_NUMBER_MESSAGE = (
+    "NIP tersimpan sebagai angka sehingga digit terakhirnya hilang (Excel hanya menyimpan "
+    "15 digit); ubah format kolom NIP menjadi Teks lalu ketik ulang NIP-nya"
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,11 @@ def parse_roster(
     table = [r for r in rows]
     columns, problems = map_columns(table, HEADERS, REQUIRED)
     if problems:
-        return [], problems
+        return [], [
+            RosterProblem(p.row, COLUMN_LABELS.get(p.column or "", p.column), p.message)
+            for p in problems
+        ]
+    by_code = {code.upper(): code for code in positions}
     by_name = {name.strip().lower(): code for code, name in positions.items()}
     seen_nip: dict[str, int] = {nip: 0 for nip in existing_nips}
     seen_seat: dict[str, int] = {}
@@ -67,7 +87,9 @@ def parse_roster(
     for number, cell in data_rows(table, columns):
         before = len(problems)
         nip = re.sub(r"\s+", "", cell["nip"])
-        if not NIP_PATTERN.match(nip):
+        if NIP_AS_NUMBER.match(nip):
+            problems.append(RosterProblem(number, "NIP", NIP_AS_NUMBER_MESSAGE))
+        elif not NIP_PATTERN.match(nip):
             problems.append(RosterProblem(number, "NIP", f"NIP harus 18 angka, tertulis {nip!r}"))
         elif nip in seen_nip:
             first = seen_nip[nip]
@@ -78,7 +100,7 @@ def parse_roster(
         if not cell["name"]:
             problems.append(RosterProblem(number, "Nama", "nama kosong"))
         position = cell["position"]
-        code = position if position in positions else by_name.get(position.lower())
+        code = by_code.get(position.upper()) or by_name.get(position.lower())
         if code is None:
             problems.append(
                 RosterProblem(

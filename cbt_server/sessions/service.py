@@ -21,9 +21,9 @@ from cbt_server.models import (
     User,
     db,
 )
-from cbt_server.sessions.roster import RosterProblem, parse_roster
+from cbt_server.sessions.roster import RosterProblem, RosterRow, parse_roster
 from cbt_server.sessions.tokens import TOKEN_ALPHABET, new_token
-from cbt_server.tabular import read_table
+from cbt_server.tabular import TableError, read_table
 
 PASSWORD_LENGTH = 8
 
@@ -115,8 +115,8 @@ def import_roster(
     """Add the file's participants to the roster, or nothing when any row is bad."""
     try:
         table = read_table(filename, data)
-    except ValueError as error:
-        return 0, [RosterProblem(None, None, str(error))]
+    except TableError as error:
+        return 0, [error.problem()]
     positions = dict(db.session.execute(select(Position.code, Position.name)).all())
     existing = db.session.scalars(
         select(User.nip)
@@ -124,6 +124,8 @@ def import_roster(
         .where(Enrolment.session_id == session.id, User.nip.is_not(None))
     ).all()
     rows, problems = parse_roster(table, positions, existing)
+    if not problems:
+        problems = _staff_nips(rows)
     if problems:
         return 0, problems
     with write_transaction():
@@ -165,6 +167,22 @@ def import_roster(
             details={"file": filename, "rows": len(rows)},
         )
     return len(rows), []
+
+
+def _staff_nips(rows: list[RosterRow]) -> list[RosterProblem]:
+    """A NIP that already belongs to a proctor, assessor or admin cannot become a participant."""
+    staff = set(
+        db.session.scalars(
+            select(User.nip).where(
+                User.nip.in_([row.nip for row in rows]), User.role != "participant"
+            )
+        )
+    )
+    return [
+        RosterProblem(row.row, "NIP", f"NIP {row.nip} milik akun yang bukan peserta")
+        for row in rows
+        if row.nip in staff
+    ]
 
 
 def _next_number(session: ExamSession) -> int:

@@ -12,7 +12,7 @@ from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.models import ExamSession, User, db
-from cbt_server.sessions.tokens import rotate, rotation_due
+from cbt_server.sessions.tokens import rotate, rotate_if_due, rotation_due
 
 
 def current_token(session_id: int) -> ExamSession:
@@ -23,8 +23,8 @@ def current_token(session_id: int) -> ExamSession:
             session = db.session.scalar(
                 select(ExamSession).where(ExamSession.id == session_id).with_for_update()
             )
-            if session is not None and rotation_due(session, now()):
-                rotate(session, now())
+            if session is not None:
+                rotate_if_due(session, now())
     return session  # type: ignore[return-value]
 
 

@@ -175,7 +175,10 @@ def roster(session_id: int):  # type: ignore[no-untyped-def]
 def cards(session_id: int):  # type: ignore[no-untyped-def]
     session = _session(session_id)
     ActionForm().validate_on_submit() or abort(400)
-    ids = [int(i) for i in request.form.getlist("enrolment_ids")] or None
+    raw = request.form.getlist("enrolment_ids")
+    if not all(i.isdigit() for i in raw):
+        abort(400)  # never fall back to "everyone": that would replace every password
+    ids = [int(i) for i in raw] or None
     credentials = sessions.generate_credentials(
         current_user, session, ids, reason=request.form.get("reason", "")
     )
