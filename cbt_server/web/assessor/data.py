@@ -1,22 +1,8 @@
-"""The assessor's desk: score sheets, profiles, group views, item analysis, outside data, regrades.
-
-Assessors and admins only (blueprint guard). Every download and every change is audited.
-"""
+"""Outside data (self, supervisor and performance imports) and key corrections with regrades."""
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    stream_with_context,
-    url_for,
-)
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -24,18 +10,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from cbt_server import audit
 from cbt_server.assessment import external, queries, regrade
-from cbt_server.assessment.downloads import csv_stream, xlsx_file
-from cbt_server.assessment.scoresheet import ScoreSheet, battery_sheet, session_sheet
-from cbt_server.db import write_transaction
-from cbt_server.models import ExamSession, db
-from cbt_server.web.guards import require_roles
-
-bp = Blueprint("assessor", __name__, url_prefix="/assessor")
-require_roles(bp, "assessor", "admin")
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from cbt_server.web.assessor import bp
 
 
 class ImportForm(FlaskForm):
@@ -61,90 +37,6 @@ class KeyForm(FlaskForm):
 class RegradeForm(FlaskForm):
     bank_version_id = SelectField("Kunci dari", coerce=int)
     reason = TextAreaField("Alasan", [DataRequired(), Length(max=1000)])
-
-
-def _audited(action: str, target: str, **details: object) -> None:
-    with write_transaction():
-        audit.record(action, actor=current_user, target=target, details=details or None)
-
-
-def _exam_session(session_id: int) -> ExamSession:
-    session = db.session.get(ExamSession, session_id)
-    if session is None:
-        abort(404)
-    return session
-
-
-def _battery_sheet(code: str) -> ScoreSheet:
-    try:
-        return battery_sheet(code)
-    except LookupError:
-        abort(404)
-
-
-@bp.get("/")
-def index():  # type: ignore[no-untyped-def]
-    return render_template("assessor/index.html", desk=queries.desk())
-
-
-@bp.get("/sessions/<int:session_id>/scores")
-def session_scores(session_id: int):  # type: ignore[no-untyped-def]
-    sheet = session_sheet(_exam_session(session_id))
-    links = {
-        "csv": url_for("assessor.session_scores_csv", session_id=session_id),
-        "xlsx": url_for("assessor.session_scores_xlsx", session_id=session_id),
-    }
-    return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
-
-
-@bp.get("/batteries/<code>/scores")
-def battery_scores(code: str):  # type: ignore[no-untyped-def]
-    sheet = _battery_sheet(code)
-    links = {
-        "csv": url_for("assessor.battery_scores_csv", code=code),
-        "xlsx": url_for("assessor.battery_scores_xlsx", code=code),
-    }
-    return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
-
-
-@bp.get("/sessions/<int:session_id>/scores.csv")
-def session_scores_csv(session_id: int):  # type: ignore[no-untyped-def]
-    return _send_csv(session_sheet(_exam_session(session_id)))
-
-
-@bp.get("/sessions/<int:session_id>/scores.xlsx")
-def session_scores_xlsx(session_id: int):  # type: ignore[no-untyped-def]
-    return _send_xlsx(session_sheet(_exam_session(session_id)))
-
-
-@bp.get("/batteries/<code>/scores.csv")
-def battery_scores_csv(code: str):  # type: ignore[no-untyped-def]
-    return _send_csv(_battery_sheet(code))
-
-
-@bp.get("/batteries/<code>/scores.xlsx")
-def battery_scores_xlsx(code: str):  # type: ignore[no-untyped-def]
-    return _send_xlsx(_battery_sheet(code))
-
-
-def _send_csv(sheet: ScoreSheet) -> Response:
-    _audited("download.scores.csv", sheet.filename)
-    body = csv_stream([c.label for c in sheet.columns], sheet.rows)
-    return Response(
-        stream_with_context(body),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{sheet.filename}.csv"'},
-    )
-
-
-def _send_xlsx(sheet: ScoreSheet) -> Response:
-    _audited("download.scores.xlsx", sheet.filename)
-    data = xlsx_file(
-        sheet.title, [c.label for c in sheet.columns], [c.kind for c in sheet.columns], sheet.rows
-    )
-    return send_file(
-        data, mimetype=XLSX, as_attachment=True, download_name=f"{sheet.filename}.xlsx"
-    )
 
 
 @bp.route("/imports", methods=["GET", "POST"])

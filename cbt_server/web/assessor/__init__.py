@@ -1,0 +1,45 @@
+"""The assessor's desk: score sheets, profiles, group views, item analysis, outside data, regrades.
+
+Assessors and admins only (one guard on the blueprint, proven by the authorization matrix test).
+Every download and every change is audited. One module per part of the desk; they all add their
+views to ``bp``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+
+from cbt_server import audit
+from cbt_server.assessment import queries
+from cbt_server.db import write_transaction
+from cbt_server.models import ExamSession, db
+from cbt_server.web.guards import require_roles
+
+bp = Blueprint("assessor", __name__, url_prefix="/assessor")
+require_roles(bp, "assessor", "admin")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def audited(action: str, target: str, **details: object) -> None:
+    """Write the audit row of an assessor action (downloads included), in its own transaction."""
+    with write_transaction():
+        audit.record(action, actor=current_user, target=target, details=details or None)
+
+
+def exam_session(session_id: int) -> ExamSession:
+    """The session of the URL, or 404."""
+    session = db.session.get(ExamSession, session_id)
+    if session is None:
+        abort(404)
+    return session
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return render_template("assessor/index.html", desk=queries.desk())
+
+
+# The views register themselves on ``bp``; imported last because they import ``bp``.
+from cbt_server.web.assessor import data, scores  # noqa: E402, F401

@@ -1,0 +1,76 @@
+"""Score sheets: per session and per battery, as a page, CSV (UTF-8 with BOM) and XLSX."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, send_file, stream_with_context, url_for
+
+from cbt_server.assessment.downloads import csv_stream, xlsx_file
+from cbt_server.assessment.scoresheet import ScoreSheet, battery_sheet, session_sheet
+from cbt_server.web.assessor import XLSX, audited, bp, exam_session
+
+
+def _battery_sheet(code: str) -> ScoreSheet:
+    try:
+        return battery_sheet(code)
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/sessions/<int:session_id>/scores")
+def session_scores(session_id: int):  # type: ignore[no-untyped-def]
+    sheet = session_sheet(exam_session(session_id))
+    links = {
+        "csv": url_for("assessor.session_scores_csv", session_id=session_id),
+        "xlsx": url_for("assessor.session_scores_xlsx", session_id=session_id),
+    }
+    return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
+
+
+@bp.get("/batteries/<code>/scores")
+def battery_scores(code: str):  # type: ignore[no-untyped-def]
+    sheet = _battery_sheet(code)
+    links = {
+        "csv": url_for("assessor.battery_scores_csv", code=code),
+        "xlsx": url_for("assessor.battery_scores_xlsx", code=code),
+    }
+    return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
+
+
+@bp.get("/sessions/<int:session_id>/scores.csv")
+def session_scores_csv(session_id: int):  # type: ignore[no-untyped-def]
+    return _send_csv(session_sheet(exam_session(session_id)))
+
+
+@bp.get("/sessions/<int:session_id>/scores.xlsx")
+def session_scores_xlsx(session_id: int):  # type: ignore[no-untyped-def]
+    return _send_xlsx(session_sheet(exam_session(session_id)))
+
+
+@bp.get("/batteries/<code>/scores.csv")
+def battery_scores_csv(code: str):  # type: ignore[no-untyped-def]
+    return _send_csv(_battery_sheet(code))
+
+
+@bp.get("/batteries/<code>/scores.xlsx")
+def battery_scores_xlsx(code: str):  # type: ignore[no-untyped-def]
+    return _send_xlsx(_battery_sheet(code))
+
+
+def _send_csv(sheet: ScoreSheet) -> Response:
+    audited("download.scores.csv", sheet.filename)
+    body = csv_stream([c.label for c in sheet.columns], sheet.rows)
+    return Response(
+        stream_with_context(body),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{sheet.filename}.csv"'},
+    )
+
+
+def _send_xlsx(sheet: ScoreSheet) -> Response:
+    audited("download.scores.xlsx", sheet.filename)
+    data = xlsx_file(
+        sheet.title, [c.label for c in sheet.columns], [c.kind for c in sheet.columns], sheet.rows
+    )
+    return send_file(
+        data, mimetype=XLSX, as_attachment=True, download_name=f"{sheet.filename}.xlsx"
+    )
