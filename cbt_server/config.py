@@ -35,6 +35,11 @@ def defaults(instance: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "id",
         "CBT_TIMEZONE": "Asia/Jakarta",
         "CBT_SWEEP_SECONDS": 20,
+        # Profiling (docs/profiling.md): JPM categories "mapping" or "selection"; 9-box cut
+        # points "low,high" on 0-100 for potential (the JPM %) and a numeric performance score.
+        "CBT_JPM_SCALE": "mapping",
+        "CBT_NINEBOX_POTENTIAL_CUTS": "60,80",
+        "CBT_NINEBOX_PERFORMANCE_CUTS": "60,80",
         "CBT_LANGUAGES": ("id", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

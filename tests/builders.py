@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -184,3 +186,78 @@ def keyed_positions(app: Flask, attempt_id: int) -> list[dict[str, Any]]:
             }
             for f, item, key in rows
         ]
+
+
+# ---- the fixture battery BAT-UJI taken by a session of JF-UJ participants, for assessor tests --
+
+#: Right answers for the fixture battery (see tests/fixtures/qb), by item id.
+RIGHT = {"U-SGL": "B", "U-MUL": ["A", "C"], "U-TF": "A", "U-W": "B", "U-SHORT": "garuda"}
+
+
+def assessor_lab(app: Flask) -> LabSession:
+    """Three JF-UJ participants (the first with an Indonesian name full of accents) and an
+    assessor ``asesor-1`` / ``sandi-asesor``; the fixture banks must be imported."""
+    from cbt_server.models import User
+
+    lab = make_session(app, participants=3)
+    with app.app_context():
+        for n, user in enumerate(
+            db.session.scalars(select(User).where(User.role == "participant").order_by(User.id))
+        ):
+            user.position_code = "JF-UJ"
+            if n == 0:
+                user.full_name = "Ni Kadek Ayu Wulandari, S.Pd. — Ñusantara"
+        create_user("asesor-1", "sandi-asesor", "assessor", "Asesor Satu")
+        db.session.commit()
+    return lab
+
+
+def finish(app: Flask, lab: LabSession, n: int, answers: dict[str, Any]) -> int:
+    """Participant n answers BAT-UJI by item id (option labels or text) and submits."""
+    person = Participant(app, *lab.participants[n])
+    attempt = person.begin(lab.token)
+    truth = keyed_positions(app, attempt["id"])
+    seq = 0
+    for t in sorted(truth, key=lambda t: t["position"]):
+        if t["position"] == 3:
+            assert person.post("/sections/0/finish").status_code == 200
+        given = answers.get(t["code"])
+        if given is None:
+            continue
+        seq += 1
+        if t["type"] == "short":
+            answer: Any = given
+        else:
+            labels = given if isinstance(given, list) else [given]
+            answer = [t["order"].index(label) for label in labels]
+        response = person.save(t["position"], answer, seq)
+        assert response.status_code == 200, response.get_json()
+    assert person.post("/submit").status_code == 200
+    return attempt["id"]
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def upload(client: FlaskClient, kind: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    """Post an outside-data file (self, supervisor or performance) on the assessor's form."""
+    token = csrf_token(client.get("/assessor/imports").get_data(as_text=True))
+    return client.post(
+        "/assessor/imports",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )

@@ -138,3 +138,22 @@ def imported(app: Flask, runner: FlaskCliRunner) -> Flask:
     result = runner.invoke(args=["banks", "import", str(BANKS_PATH)])
     assert result.exit_code == 0, result.output
     return app
+
+
+@pytest.fixture
+def lab(app: Flask, runner: FlaskCliRunner):  # type: ignore[no-untyped-def]
+    """BAT-UJI imported; a session of three JF-UJ participants; an assessor account."""
+    from tests.builders import FIXTURE_BANKS, assessor_lab
+
+    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+    return assessor_lab(app)
+
+
+@pytest.fixture
+def assessor(app: Flask, lab) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A browser logged in as the assessor of ``lab``."""
+    from tests.helpers import login
+
+    client = app.test_client()
+    assert login(client, "asesor-1", "sandi-asesor").status_code == 302
+    return client

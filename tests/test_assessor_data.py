@@ -8,12 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from cbt_server.accounts.service import create_user
 from cbt_server.models import (
     AttemptRegrade,
     AuditEntry,
@@ -24,59 +22,17 @@ from cbt_server.models import (
     User,
     db,
 )
-from tests.builders import FIXTURE_BANKS, Participant, attempt_of, keyed_positions, make_session
-from tests.helpers import csrf_token, login
-
-# Right answers for the fixture battery (see tests/fixtures/qb), by item id.
-RIGHT = {"U-SGL": "B", "U-MUL": ["A", "C"], "U-TF": "A", "U-W": "B", "U-SHORT": "garuda"}
-
-
-@pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
-    lab = make_session(app, participants=3)
-    with app.app_context():
-        for n, user in enumerate(
-            db.session.scalars(select(User).where(User.role == "participant").order_by(User.id))
-        ):
-            user.position_code = "JF-UJ"
-            if n == 0:
-                user.full_name = "Ni Kadek Ayu Wulandari, S.Pd. — Ñusantara"
-        create_user("asesor-1", "sandi-asesor", "assessor", "Asesor Satu")
-        db.session.commit()
-    return lab
-
-
-def finish(app: Flask, lab, n: int, answers: dict[str, Any]) -> int:  # type: ignore[no-untyped-def]
-    """Participant n answers by item id (option labels or text) and submits."""
-    person = Participant(app, *lab.participants[n])
-    attempt = person.begin(lab.token)
-    truth = keyed_positions(app, attempt["id"])
-    seq = 0
-    by_section = sorted(truth, key=lambda t: t["position"])
-    for t in by_section:
-        if t["position"] == 3:
-            assert person.post("/sections/0/finish").status_code == 200
-        given = answers.get(t["code"])
-        if given is None:
-            continue
-        seq += 1
-        if t["type"] == "short":
-            answer: Any = given
-        else:
-            labels = given if isinstance(given, list) else [given]
-            answer = [t["order"].index(label) for label in labels]
-        response = person.save(t["position"], answer, seq)
-        assert response.status_code == 200, response.get_json()
-    assert person.post("/submit").status_code == 200
-    return attempt["id"]
-
-
-@pytest.fixture
-def assessor(app: Flask, lab):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    assert login(client, "asesor-1", "sandi-asesor").status_code == 302
-    return client
+from tests.builders import (
+    FIXTURE_BANKS,
+    RIGHT,
+    attempt_of,
+    csv_bytes,
+    finish,
+    keyed_positions,
+    upload,
+    xlsx_bytes,
+)
+from tests.helpers import csrf_token
 
 
 def _audits(app: Flask, action: str) -> int:
@@ -133,30 +89,6 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     assert assessor.get("/assessor/batteries/NOPE/scores.csv").status_code == 404
 
 
-def _csv_bytes(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
-def _xlsx_bytes(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _upload(client, kind: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
-    token = csrf_token(client.get("/assessor/imports").get_data(as_text=True))
-    return client.post(
-        "/assessor/imports",
-        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
-
-
 def _nips(app: Flask) -> list[str]:
     with app.app_context():
         return list(
@@ -171,7 +103,7 @@ def _count(app: Flask, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
     nip1, nip2, _ = _nips(app)
-    good = _csv_bytes(
+    good = csv_bytes(
         [
             ["NIP", "Kompetensi", "Level", "Periode"],
             [nip1, "T.UJ.01", "3", "2026"],
@@ -179,10 +111,10 @@ def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, a
             [nip2, "t.uj.01", "4", "2026"],
         ]
     )
-    response = _upload(assessor, "self", "diri.csv", good)
+    response = upload(assessor, "self", "diri.csv", good)
     assert response.status_code == 302
     assert _count(app, CompetencyRating) == 3
-    bad = _csv_bytes(
+    bad = csv_bytes(
         [
             ["NIP", "Kompetensi", "Level"],
             [nip1, "T.UJ.01", "4"],
@@ -192,7 +124,7 @@ def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, a
             [nip1, "T.UJ.01", "2"],
         ]
     )
-    response = _upload(assessor, "supervisor", "atasan.csv", bad)
+    response = upload(assessor, "supervisor", "atasan.csv", bad)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     assert "baris 3" not in text  # problems are shown in a table: row, column, message
@@ -204,8 +136,8 @@ def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, a
     ]:
         assert f"<td>{row}</td><td>{column}</td>" in text and message in text
     assert _count(app, CompetencyRating) == 3  # nothing of the bad file
-    xlsx = _xlsx_bytes([["NIP", "Kompetensi", "Level"], [nip1, "T.UJ.01", 4]])
-    assert _upload(assessor, "supervisor", "atasan.xlsx", xlsx).status_code == 302
+    xlsx = xlsx_bytes([["NIP", "Kompetensi", "Level"], [nip1, "T.UJ.01", 4]])
+    assert upload(assessor, "supervisor", "atasan.xlsx", xlsx).status_code == 302
     assert _count(app, CompetencyRating) == 4
     assert _audits(app, "import.ratings.self") == 1
     assert _audits(app, "import.ratings.supervisor") == 1
@@ -213,7 +145,7 @@ def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, a
 
 def test_performance_import_good_and_bad(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
     nip1, nip2, _ = _nips(app)
-    good = _xlsx_bytes(
+    good = xlsx_bytes(
         [
             ["NIP", "Periode", "Indikator", "Target", "Realisasi", "Satuan", "Predikat"],
             [nip1, "2026", "Laporan supervisi", 12, 10, "laporan", "Baik"],
@@ -221,9 +153,9 @@ def test_performance_import_good_and_bad(app: Flask, lab, assessor):  # type: ig
             [nip2, "2026", "", None, None, None, "sangat baik"],
         ]
     )
-    assert _upload(assessor, "performance", "skp.xlsx", good).status_code == 302
+    assert upload(assessor, "performance", "skp.xlsx", good).status_code == 302
     assert _count(app, PerformanceTarget) == 2 and _count(app, PerformanceRating) == 2
-    bad = _csv_bytes(
+    bad = csv_bytes(
         [
             ["NIP", "Periode", "Indikator", "Target", "Realisasi", "Predikat"],
             [nip1, "2027", "Laporan", "0", "3", "Baik"],
@@ -232,14 +164,14 @@ def test_performance_import_good_and_bad(app: Flask, lab, assessor):  # type: ig
             [nip2, "", "Kegiatan", "5", "5", ""],
         ]
     )
-    response = _upload(assessor, "performance", "skp.csv", bad)
+    response = upload(assessor, "performance", "skp.csv", bad)
     assert response.status_code == 422
     text = response.get_data(as_text=True)
     for row, column in [("2", "Target"), ("3", "Realisasi"), ("4", "Predikat"), ("5", "Periode")]:
         assert f"<td>{row}</td><td>{column}</td>" in text
     assert _count(app, PerformanceTarget) == 2 and _count(app, PerformanceRating) == 2
     not_utf8 = b"NIP,Periode,Indikator,Target,Realisasi\n" + "Kegiatan é".encode("latin-1")
-    response = _upload(assessor, "performance", "skp.csv", not_utf8)
+    response = upload(assessor, "performance", "skp.csv", not_utf8)
     assert response.status_code == 422 and "bukan UTF-8" in response.get_data(as_text=True)
 
 

@@ -21,6 +21,7 @@ from cbt_server.profiling.ninebox import (
 )
 from cbt_server.profiling.profile import (
     MAPPING,
+    SCALES,
     SELECTION,
     CompetencyInput,
     CompetencyResult,
@@ -38,6 +39,7 @@ from cbt_server.profiling.profile import (
 
 __all__ = [
     "MAPPING",
+    "SCALES",
     "SELECTION",
     "AxisCuts",
     "Box",

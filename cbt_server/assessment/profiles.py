@@ -1,0 +1,265 @@
+"""Individual competency profiles: stored scores and outside data through the profiling maths.
+
+One :class:`ProfileView` per person holds everything the printable A4 page shows: the gap table
+with self- and supervisor ratings beside the measured level, the Job-Person Match and its
+category, strengths, areas to develop with suggested activities, the integrity scales with the
+validity warning, performance targets against realisation, and the chart as inline SVG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from cbt_server.assessment.person_data import (
+    Dictionary,
+    Measured,
+    PersonData,
+    Target,
+    dictionary,
+    people_data,
+)
+from cbt_server.clock import now
+from cbt_server.models import BatteryVersion, Enrolment, ExamSession, User, db
+from cbt_server.profiling import (
+    SCALES,
+    DevelopmentTable,
+    DevelopmentTableError,
+    JpmScale,
+    Profile,
+    ScaleResult,
+    ScaleScore,
+    build_profile,
+    competency_inputs,
+    integrity_report,
+    load_development_table,
+    suggest_development,
+    table_path,
+)
+from cbt_server.profiling.charts import profile_chart
+
+#: the validity threshold when the battery that measured the scale names none (docs/profiling.md)
+DEFAULT_VALIDITY_PERCENT = 85.0
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    code: str
+    name: str
+    required: int | None
+    measured: int | None
+    gap: int | None
+    status: str
+    self_level: float | None
+    supervisor_level: float | None
+
+
+@dataclass(frozen=True)
+class Development:
+    name: str
+    gap: int
+    activities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    user_id: int
+    name: str
+    nip: str | None
+    position: str | None
+    unit: str | None
+    profile: Profile
+    rows: tuple[ProfileRow, ...]
+    jpm_rule: str
+    chart_svg: str
+    strengths: tuple[str, ...]
+    areas: tuple[str, ...]
+    not_measured: tuple[str, ...]
+    development: tuple[Development, ...]
+    integrity: tuple[ScaleResult, ...]
+    validity_warning: str | None
+    rating_period: str | None
+    performance_period: str | None
+    predicate: str | None
+    performance_score: float | None
+    targets: tuple[Target, ...]
+    printed_at: datetime
+    #: why no development activities could be suggested (the table file's problems), if so
+    development_problem: str | None = None
+
+    @property
+    def jpm(self) -> float | None:
+        return self.profile.jpm
+
+    @property
+    def jpm_category(self) -> str | None:
+        return self.profile.jpm_category
+
+
+def jpm_scale(name: str | None = None) -> JpmScale:
+    """The JPM category scale by name (``mapping`` or ``selection``); the configured default."""
+    wanted = name or current_app.config.get("CBT_JPM_SCALE", "mapping")
+    return SCALES.get(wanted, SCALES["mapping"])
+
+
+def development_table() -> tuple[DevelopmentTable, str | None]:
+    """The agency's editable table of development activities (question_banks/).
+
+    A broken or missing table must not keep the assessor from the profiles: they are shown
+    without suggestions and with the problem, which names the file and line to fix.
+    """
+    path = table_path(current_app.config["CBT_BANKS_PATH"])
+    try:
+        return load_development_table(path), None
+    except DevelopmentTableError as error:
+        return DevelopmentTable({}), str(error)
+
+
+def person_profile(user_id: int, scale: JpmScale | None = None) -> ProfileView | None:
+    """The profile of one participant; None when there is no such participant."""
+    views = profiles_of([user_id], scale)
+    return views[0] if views else None
+
+
+def session_profiles(session: ExamSession, scale: JpmScale | None = None) -> list[ProfileView]:
+    """Every participant on the session's roster, by name (the "print all" pages)."""
+    user_ids = db.session.scalars(
+        select(User.id)
+        .join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.session_id == session.id)
+        .order_by(User.full_name, User.id)
+    ).all()
+    return profiles_of(user_ids, scale)
+
+
+def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[ProfileView]:
+    """Profiles of the given participants, in order, from a fixed number of queries."""
+    scale = scale or jpm_scale()
+    people = [p for p in people_data(user_ids) if p.user.role == "participant"]
+    if not people:
+        return []
+    terms = dictionary()
+    table, table_problem = development_table()
+    thresholds = validity_thresholds(people)
+    printed_at = now()
+    return [
+        _view(person, terms, table, scale, thresholds, printed_at, table_problem)
+        for person in people
+    ]
+
+
+def measured_profile(person: PersonData, terms: Dictionary, scale: JpmScale) -> Profile:
+    """The person's gaps and JPM: measured levels against their position's standard."""
+    measured = {code: m.level for code, m in person.measured.items()}
+    inputs = competency_inputs(person.required, measured, terms.names, terms.groups)
+    return build_profile(inputs, scale)
+
+
+def validity_thresholds(people: Sequence[PersonData]) -> dict[str, float]:
+    """Per battery code: the ``validity_flag_percent`` of its newest version."""
+    codes = {m.battery for p in people for m in p.measured.values()}
+    found: dict[str, float] = {}
+    if not codes:
+        return found
+    for code, definition in db.session.execute(
+        select(BatteryVersion.code, BatteryVersion.definition)
+        .where(BatteryVersion.code.in_(codes))
+        .order_by(BatteryVersion.id)
+    ):
+        percent = (definition or {}).get("validity_flag_percent")
+        if percent is not None:
+            found[code] = float(percent)
+    return found
+
+
+def _view(
+    person: PersonData,
+    terms: Dictionary,
+    table: DevelopmentTable,
+    scale: JpmScale,
+    thresholds: dict[str, float],
+    printed_at: datetime,
+    table_problem: str | None,
+) -> ProfileView:
+    profile = measured_profile(person, terms, scale)
+    rows = tuple(
+        ProfileRow(
+            r.code,
+            r.name,
+            r.required,
+            r.measured,
+            r.gap,
+            r.status,
+            person.self_levels.get(r.code),
+            person.supervisor_levels.get(r.code),
+        )
+        for r in profile.rows
+    )
+    integrity, warning = _integrity(person, terms, thresholds)
+    user = person.user
+    return ProfileView(
+        user_id=user.id,
+        name=user.full_name,
+        nip=user.nip,
+        position=person.position_name or user.position_code,
+        unit=user.unit,
+        profile=profile,
+        rows=rows,
+        jpm_rule=scale.rule,
+        chart_svg=profile_chart(profile.rows, id_prefix=f"profil-{user.id}"),
+        strengths=tuple(_level_text(r.label, r.measured, r.required) for r in profile.strengths),
+        areas=tuple(_level_text(r.label, r.measured, r.required) for r in profile.areas),
+        not_measured=tuple(r.label for r in profile.not_measured),
+        development=tuple(
+            Development(f"{s.code} {s.name}", s.gap, s.activities)
+            for s in suggest_development(profile, table)
+        ),
+        integrity=integrity,
+        validity_warning=warning,
+        rating_period=person.rating_period,
+        performance_period=person.performance_period,
+        predicate=person.predicate,
+        performance_score=person.performance_score,
+        targets=tuple(person.targets),
+        printed_at=printed_at,
+        development_problem=table_problem,
+    )
+
+
+def _level_text(label: str, measured: int | None, required: int | None) -> str:
+    return f"{label} (level {measured}, standar {required})"
+
+
+def _integrity(
+    person: PersonData, terms: Dictionary, thresholds: dict[str, float]
+) -> tuple[tuple[ScaleResult, ...], str | None]:
+    scales: list[Measured] = [
+        m for code, m in sorted(person.measured.items()) if terms.groups.get(code) == "integrity"
+    ]
+    if not scales:
+        return (), None
+    validity = [m for m in scales if m.code in terms.validity]
+    threshold = min(
+        (thresholds.get(m.battery, DEFAULT_VALIDITY_PERCENT) for m in validity),
+        default=DEFAULT_VALIDITY_PERCENT,
+    )
+    report = integrity_report(
+        (
+            ScaleScore(
+                m.code,
+                terms.names.get(m.code, m.code),
+                m.score,
+                m.max_score,
+                m.percent,
+                m.level,
+                m.code in terms.validity,
+            )
+            for m in scales
+        ),
+        threshold,
+    )
+    return report.scales, report.warning
