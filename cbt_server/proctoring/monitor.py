@@ -60,11 +60,20 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
     if since is not None:
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)  # the server's times are UTC
-        changed_by_answer = select(Response.attempt_id).where(Response.saved_at > since)
-        changed_by_event = select(AttemptEvent.attempt_id).where(AttemptEvent.at > since)
+        # Only this session's attempts: found through their keys' indexes, so the cost follows
+        # the session, not every answer and event the server ever stored.
+        own = select(Attempt.id).where(Attempt.session_id == session.id)
+        changed_by_answer = select(Response.attempt_id).where(
+            Response.attempt_id.in_(own), Response.saved_at > since
+        )
+        changed_by_event = select(AttemptEvent.attempt_id).where(
+            AttemptEvent.attempt_id.in_(own), AttemptEvent.at > since
+        )
         # A seat without an attempt changes status by logging in (or being logged out).
+        roster = select(Enrolment.user_id).where(Enrolment.session_id == session.id)
         changed_by_login = select(LoginSession.user_id).where(
-            or_(LoginSession.created_at > since, LoginSession.revoked_at > since)
+            LoginSession.user_id.in_(roster),
+            or_(LoginSession.created_at > since, LoginSession.revoked_at > since),
         )
         base = base.where(
             or_(
