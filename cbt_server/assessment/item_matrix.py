@@ -1,18 +1,26 @@
-"""The persons × items matrices an item analysis needs, read from stored responses in one query.
+"""The persons × items matrices an item analysis needs, read from stored responses.
 
 Columns are items by bank and item id (stable across bank versions, so a battery's versions pool);
 rows are finished attempts. Scores are the stored item scores (NaN where the item was not
 presented); choices count, per item and canonical option, who chose it (several per person for
-multiple-response items).
+multiple-response items). ``keys`` are the keyed options grading applies now (a key override
+replaces the imported key), for the item analysis's distractor table.
+
+The responses come in one narrow query (ids, the answer as text, the scores); people and items
+in two small ones. The matrices are then filled with numpy: a battery's stored answers take only
+a few distinct values, so each is parsed once.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, Text, cast, select
 
+from cbt_server.delivery.grading import key_overrides
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -26,6 +34,7 @@ from cbt_server.models import (
 )
 
 FINISHED = ("submitted", "expired")
+KEYED_TYPES = ("single", "multiple", "truefalse")
 
 
 @dataclass
@@ -38,6 +47,7 @@ class ItemMatrix:
     sections: list[str]
     max_points: np.ndarray  # (K,)
     options: list[list[str]]  # canonical option labels per item ([] for short answers)
+    keys: list[list[str]]  # keyed option labels (single, multiple, truefalse; else [])
     scores: np.ndarray  # (N, K) float, NaN = not presented
     chosen: np.ndarray  # (N, K, O) bool: row chose option o of item k (O = most options)
     blank: np.ndarray  # (N, K) bool: presented and left blank
@@ -47,89 +57,160 @@ class ItemMatrix:
         return len(self.attempt_ids)
 
 
+def _finished(query: Select, battery_code: str, session_id: int | None) -> Select:
+    query = query.join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id).where(
+        BatteryVersion.code == battery_code, Attempt.state.in_(FINISHED)
+    )
+    return query if session_id is None else query.where(Attempt.session_id == session_id)
+
+
 def item_matrix(battery_code: str, session_id: int | None = None) -> ItemMatrix | None:
     """Finished attempts of a battery (optionally one session) as matrices; None if none."""
-    query = (
-        select(
-            Attempt.id,
-            User.nip,
-            User.full_name,
-            Attempt.battery_version_id,
-            AttemptItem.section_index,
-            BankVersion.code,
-            Item,
-            ItemKey.competency_code,
-            Response.answer,
-            Response.score,
-            Response.max_score,
-        )
-        .join(User, User.id == Attempt.user_id)
-        .join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id)
-        .join(AttemptItem, AttemptItem.attempt_id == Attempt.id)
-        .join(Item, Item.id == AttemptItem.item_id)
-        .join(ItemKey, ItemKey.item_id == Item.id)
-        .join(BankVersion, BankVersion.id == Item.bank_version_id)
-        .join(
-            Response,
-            (Response.attempt_id == AttemptItem.attempt_id)
-            & (Response.position == AttemptItem.position),
-        )
-        .where(BatteryVersion.code == battery_code, Attempt.state.in_(FINISHED))
-        .order_by(Attempt.id, AttemptItem.position)
-    )
-    if session_id is not None:
-        query = query.where(Attempt.session_id == session_id)
-    rows = db.session.execute(query).all()
+    rows = db.session.execute(
+        _finished(
+            select(
+                Attempt.id,
+                Attempt.battery_version_id,
+                AttemptItem.section_index,
+                AttemptItem.item_id,
+                cast(Response.answer, Text),
+                Response.score,
+                Response.max_score,
+            )
+            .join(AttemptItem, AttemptItem.attempt_id == Attempt.id)
+            .join(
+                Response,
+                (Response.attempt_id == AttemptItem.attempt_id)
+                & (Response.position == AttemptItem.position),
+            ),
+            battery_code,
+            session_id,
+        ).order_by(Attempt.id, AttemptItem.position)
+    ).all()
     if not rows:
         return None
-    definitions = {
-        v.id: v.definition
-        for v in db.session.scalars(
-            select(BatteryVersion).where(BatteryVersion.id.in_({r[3] for r in rows}))
+    attempt_col, version_col, section_col, item_col, answers, score_col, max_col = zip(
+        *rows, strict=True
+    )
+    attempt_ids, row = np.unique(np.asarray(attempt_col), return_inverse=True)
+    names = dict(
+        (a, (nip or "", name))
+        for a, nip, name in db.session.execute(
+            _finished(
+                select(Attempt.id, User.nip, User.full_name).join(User, User.id == Attempt.user_id),
+                battery_code,
+                session_id,
+            )
         )
-    }
-    attempts: dict[int, int] = {}
-    people: list[tuple[str, str]] = []
-    columns: dict[str, int] = {}
-    meta: list[tuple[str, str, str, float, list[str]]] = []
-    for attempt_id, nip, name, version_id, section_index, bank, item, competency, *_ in rows:
-        if attempt_id not in attempts:
-            attempts[attempt_id] = len(attempts)
-            people.append((nip or "", name))
-        code = f"{bank}/{item.item_code}"
-        if code not in columns:
-            columns[code] = len(columns)
-            section = definitions[version_id]["sections"][section_index]["code"]
-            labels = [label for label, _ in item.options] if item.item_type != "short" else []
-            meta.append((item.item_type, competency, section, float(item.points), labels))
-    n, k = len(attempts), len(columns)
-    widest = max((len(m[4]) for m in meta), default=0) or 1
+    )
+    items = _items(np.asarray(item_col), version_col, section_col)
+    column = items.column_of[np.asarray(item_col)]
+    n, k = len(attempt_ids), len(items.codes)
+    widest = max((len(labels) for labels in items.options), default=0) or 1
     scores = np.full((n, k), np.nan)
+    scores[row, column] = np.asarray(score_col, dtype=float)  # None → NaN
+    max_points = np.zeros(k)
+    # The stored maximum is the item's (weighted: best option; Likert: top of the scale).
+    np.fmax.at(max_points, column, np.nan_to_num(np.asarray(max_col, dtype=float)))
     chosen = np.zeros((n, k, widest), dtype=bool)
     blank = np.zeros((n, k), dtype=bool)
-    max_points = np.zeros(k)
-    for attempt_id, _n, _m, _v, _s, bank, item, _c, answer, score, maximum in rows:
-        r, c = attempts[attempt_id], columns[f"{bank}/{item.item_code}"]
-        scores[r, c] = np.nan if score is None else score
-        # The stored maximum is the item's (weighted: best option; Likert: top of the scale).
-        max_points[c] = max(max_points[c], maximum or 0.0)
-        if answer is None or answer == "" or answer == []:
-            blank[r, c] = True
-        elif isinstance(answer, list):
-            labels = meta[c][4]
-            for label in answer:
-                if label in labels:
-                    chosen[r, c, labels.index(label)] = True
+    _fill_answers(answers, row, column, items.options, chosen, blank)
     return ItemMatrix(
-        attempt_ids=list(attempts),
-        people=people,
-        item_codes=list(columns),
-        item_types=[m[0] for m in meta],
-        competencies=[m[1] for m in meta],
-        sections=[m[2] for m in meta],
+        attempt_ids=[int(a) for a in attempt_ids],
+        people=[names[int(a)] for a in attempt_ids],
+        item_codes=items.codes,
+        item_types=items.types,
+        competencies=items.competencies,
+        sections=items.sections,
         max_points=max_points,
-        options=[m[4] for m in meta],
+        options=items.options,
+        keys=items.keys,
         scores=scores,
         chosen=chosen,
         blank=blank,
     )
+
+
+@dataclass
+class _Columns:
+    column_of: np.ndarray  # item id → column
+    codes: list[str]
+    types: list[str]
+    competencies: list[str]
+    sections: list[str]
+    options: list[list[str]]
+    keys: list[list[str]]
+
+
+def _items(item_col: np.ndarray, version_col: tuple, section_col: tuple) -> _Columns:
+    """One column per bank/item code, in order of first appearance in the rows."""
+    ids, first = np.unique(item_col, return_index=True)
+    by_id = {
+        item_id: (bank, code, kind, options, competency, key)
+        for item_id, bank, code, kind, options, competency, key in db.session.execute(
+            select(
+                Item.id,
+                BankVersion.code,
+                Item.item_code,
+                Item.item_type,
+                Item.options,
+                ItemKey.competency_code,
+                ItemKey.key,
+            )
+            .join(ItemKey, ItemKey.item_id == Item.id)
+            .join(BankVersion, BankVersion.id == Item.bank_version_id)
+            .where(Item.id.in_([int(i) for i in ids]))
+        )
+    }
+    definitions = dict(
+        db.session.execute(
+            select(BatteryVersion.id, BatteryVersion.definition).where(
+                BatteryVersion.id.in_(set(version_col))
+            )
+        ).all()
+    )
+    fixes = key_overrides([int(i) for i in ids])
+    result = _Columns(np.zeros(int(ids.max()) + 1, dtype=np.int64), [], [], [], [], [], [])
+    columns: dict[str, int] = {}
+    for item_id, at in sorted(zip(ids.tolist(), first.tolist(), strict=True), key=lambda p: p[1]):
+        bank, code, kind, options, competency, key = by_id[item_id]
+        name = f"{bank}/{code}"
+        if name not in columns:
+            columns[name] = len(columns)
+            sections = definitions[version_col[at]]["sections"]
+            fix = fixes.get(item_id)
+            result.codes.append(name)
+            result.types.append(kind)
+            result.competencies.append(competency)
+            result.sections.append(sections[section_col[at]]["code"])
+            result.options.append([label for label, _ in options] if kind != "short" else [])
+            result.keys.append(list(fix.key if fix else key or []) if kind in KEYED_TYPES else [])
+        result.column_of[item_id] = columns[name]
+    return result
+
+
+def _fill_answers(
+    answers: tuple,
+    row: np.ndarray,
+    column: np.ndarray,
+    options: list[list[str]],
+    chosen: np.ndarray,
+    blank: np.ndarray,
+) -> None:
+    """Mark blanks and chosen options; each distinct (answer, item) pair is decoded once."""
+    texts: dict[Any, int] = {}
+    code = np.fromiter((texts.setdefault(t, len(texts)) for t in answers), np.int64, len(answers))
+    pairs, pair_of = np.unique(code * chosen.shape[1] + column, return_inverse=True)
+    decoded = [None if t is None else json.loads(t) for t in texts]
+    table = np.zeros((len(pairs), chosen.shape[2]), dtype=bool)
+    empty = np.zeros(len(pairs), dtype=bool)
+    for p, pair in enumerate(pairs.tolist()):
+        answer, labels = decoded[pair // chosen.shape[1]], options[pair % chosen.shape[1]]
+        if answer is None or answer == "" or answer == []:
+            empty[p] = True
+        elif isinstance(answer, list):
+            for label in answer:
+                if label in labels:
+                    table[p, labels.index(label)] = True
+    chosen[row, column] = table[pair_of]
+    blank[row, column] = empty[pair_of]
