@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 import sys
 import tempfile
@@ -44,16 +43,8 @@ for folder in (ROOT, ROOT / "bench"):
 from live_server import live_server, make_lab  # noqa: E402
 from wire_client import Exchange, KioskClient  # noqa: E402
 
-CHROMIUM = os.environ.get("CBT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.live import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 KINDS = ("page", "static", "api", "media", "other")
 TIMEOUT = 15_000
 TOKEN = "BENCH7"

@@ -36,9 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,8 +55,8 @@ from sqlalchemy import event  # noqa: E402
 
 from cbt_server import create_app  # noqa: E402
 from cbt_server.clock import ManualClock  # noqa: E402
-from cbt_server.config import normalise_database_url  # noqa: E402
 from cbt_server.models import ExamSession, db  # noqa: E402
+from tests import live  # noqa: E402
 
 PG_URL = os.environ.get("CBT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STEADY_WINDOW = timedelta(seconds=13)  # monitor.js: POLL_MS 3 s + SINCE_OVERLAP_MS 10 s
@@ -68,23 +65,10 @@ STEADY_WINDOW = timedelta(seconds=13)  # monitor.js: POLL_MS 3 s + SINCE_OVERLAP
 # ---- databases ------------------------------------------------------------------------------
 
 
-@contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a PostgreSQL database created for this run."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'monitor.sqlite3'}"
-        return
-    admin_url = sa.engine.make_url(normalise_database_url(PG_URL))
-    name = f"cbt_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+def fresh_database(kind: str, folder: Path):  # type: ignore[no-untyped-def]
+    """An empty database: a SQLite file, or a PostgreSQL database created for this run on
+    ``CBT_BENCH_PG_URL`` (dropped afterwards)."""
+    return live.fresh_database(kind, folder, PG_URL)
 
 
 def migrated_app(url: str, instance: Path, clock: ManualClock) -> Flask:

@@ -1,37 +1,15 @@
 """A real gunicorn on 127.0.0.1 over a temporary, migrated SQLite database with the generated
-bank imported (the approach of tests/e2e/conftest.py, standalone), and a session on it."""
+bank imported (started as the browser tests start it: tests/live.py), and a session on it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from generated_bank import write_bank_folder
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _flask(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "cbt_server", *args],
-        check=True,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-    )
+from tests.live import flask_command, gunicorn, server_env
 
 
 @contextmanager
@@ -40,59 +18,12 @@ def live_server(work: Path, items: int) -> Iterator[tuple[str, dict[str, str]]]:
     generated bank imported; yields the base URL and the environment for an app on it."""
     instance = work / "instance"
     instance.mkdir()
-    env = {
-        **os.environ,
-        "CBT_INSTANCE_PATH": str(instance),
-        "CBT_DATABASE_URL": f"sqlite:///{instance / 'cbt.sqlite3'}",
-        "CBT_SECRET_KEY": "bench-secret",
-    }
+    env = server_env(instance, f"sqlite:///{instance / 'cbt.sqlite3'}", "bench-secret")
     write_bank_folder(work / "qb", items=items)
-    _flask(env, "db", "upgrade")
-    _flask(env, "banks", "import", str(work / "qb"))
-    port = _free_port()
-    log = (work / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
+    flask_command(env, "db", "upgrade")
+    flask_command(env, "banks", "import", str(work / "qb"))
+    with gunicorn(env, work / "gunicorn.log") as url:
         yield url, env
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start; see gunicorn.log") from None
-            time.sleep(0.2)
 
 
 def make_lab(env: dict[str, str], battery: str, token: str) -> list[tuple[str, str]]:

@@ -9,32 +9,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import _PG_URL, DATABASE_KINDS, REPO_ROOT
-
-CHROMIUM = os.environ.get("CBT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.conftest import _PG_URL, DATABASE_KINDS
+from tests.live import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    flask_command,
+    fresh_database,
+    gunicorn,
+    server_env,
+)
 
 
 def _ensure_chromium() -> str:
@@ -60,12 +50,6 @@ def _ensure_chromium() -> str:
     raise AssertionError  # unreachable
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -85,101 +69,24 @@ class LiveServer:
         )
 
 
-def _flask(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "cbt_server", *args],
-        check=True,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-    )
-
-
-@contextmanager
-def _fresh_database(kind: str, instance: Path) -> Iterator[str]:
-    """An empty database for one test: a SQLite file, or a PostgreSQL database of its own on the
-    server ``CBT_TEST_DATABASE_URL`` names (dropped afterwards)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{instance / 'cbt.sqlite3'}"
-        return
-    from cbt_server.config import normalise_database_url
-
-    admin_url = sa.engine.make_url(normalise_database_url(_PG_URL or ""))
-    name = f"cbt_e2e_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 @pytest.fixture(params=DATABASE_KINDS)
 def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     """gunicorn serving a fresh database with the fixture banks imported: SQLite, and also
     PostgreSQL when ``CBT_TEST_DATABASE_URL`` is set."""
     instance = tmp_path / "instance"
     instance.mkdir()
-    with _fresh_database(request.param, instance) as database_url:
+    with fresh_database(request.param, instance, _PG_URL) as database_url:
         yield from _serve(tmp_path, instance, database_url)
 
 
 def _serve(tmp_path: Path, instance: Path, database_url: str) -> Iterator[LiveServer]:
     from tests.builders import FIXTURE_BANKS
 
-    env = {
-        **os.environ,
-        "CBT_INSTANCE_PATH": str(instance),
-        "CBT_DATABASE_URL": database_url,
-        "CBT_SECRET_KEY": "e2e-secret",
-        "CBT_SWEEP_SECONDS": "5",
-    }
-    _flask(env, "db", "upgrade")
-    _flask(env, "banks", "import", str(FIXTURE_BANKS))
-    port = _free_port()
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(REPO_ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "wsgi:app",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError((tmp_path / "gunicorn.log").read_text()) from None
-            time.sleep(0.2)
-    try:
+    env = server_env(instance, database_url, "e2e-secret", CBT_SWEEP_SECONDS="5")
+    flask_command(env, "db", "upgrade")
+    flask_command(env, "banks", "import", str(FIXTURE_BANKS))
+    with gunicorn(env, tmp_path / "gunicorn.log") as url:
         yield LiveServer(url, database_url, instance)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
