@@ -24,3 +24,16 @@ def login(client: FlaskClient, username: str, password: str):  # type: ignore[no
     return client.post(
         "/login", data={"login": username, "password": password, "csrf_token": token}
     )
+
+
+def audit_count(app, action: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Audit rows written so far (of one action, when given)."""
+    from sqlalchemy import func, select
+
+    from cbt_server.models import AuditEntry, db
+
+    query = select(func.count()).select_from(AuditEntry)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    with app.app_context():
+        return db.session.scalar(query) or 0

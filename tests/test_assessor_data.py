@@ -32,17 +32,7 @@ from tests.builders import (
     upload,
     xlsx_bytes,
 )
-from tests.helpers import csrf_token
-
-
-def _audits(app: Flask, action: str) -> int:
-    with app.app_context():
-        return (
-            db.session.scalar(
-                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-            )
-            or 0
-        )
+from tests.helpers import audit_count, csrf_token
 
 
 def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
@@ -82,7 +72,10 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     assert isinstance(xl["Total"], int | float) and xl["Total"] == 22  # a number, not text
     assert isinstance(xl["T.UJ.01 level"], int) and xl["T.UJ.01 level"] == 5
     assert by_name["Peserta 3"]["Total"] is None
-    assert _audits(app, "download.scores.csv") == 1 and _audits(app, "download.scores.xlsx") == 1
+    assert (
+        audit_count(app, "download.scores.csv") == 1
+        and audit_count(app, "download.scores.xlsx") == 1
+    )
 
     battery = assessor.get("/assessor/batteries/BAT-UJI/scores.csv", buffered=True)
     assert battery.status_code == 200 and "Ñusantara" in battery.get_data(as_text=True)
@@ -139,8 +132,8 @@ def test_rating_import_stores_good_files_and_rejects_bad_rows(app: Flask, lab, a
     xlsx = xlsx_bytes([["NIP", "Kompetensi", "Level"], [nip1, "T.UJ.01", 4]])
     assert upload(assessor, "supervisor", "atasan.xlsx", xlsx).status_code == 302
     assert _count(app, CompetencyRating) == 4
-    assert _audits(app, "import.ratings.self") == 1
-    assert _audits(app, "import.ratings.supervisor") == 1
+    assert audit_count(app, "import.ratings.self") == 1
+    assert audit_count(app, "import.ratings.supervisor") == 1
 
 
 def test_performance_import_good_and_bad(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]

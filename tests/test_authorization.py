@@ -10,12 +10,12 @@ import re
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cbt_server.accounts.service import create_user
-from cbt_server.models import AuditEntry, db
+from cbt_server.models import db
 from tests.builders import FIXTURE_BANKS, Participant, make_session
-from tests.helpers import csrf_token, login
+from tests.helpers import audit_count, csrf_token, login
 
 CALLERS = ["anonymous", "participant", "other_proctor", "assessor", "proctor", "admin"]
 NEEDS_CREATE_RIGHT = {"proctor.new_session"}
@@ -123,17 +123,13 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
     client = _client(app, accounts, "proctor")
     token = csrf_token(client.get(f"/proctor/sessions/{lab.id}/monitor").get_data(as_text=True))
 
-    def count() -> int:
-        with app.app_context():
-            return db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-
     posts = [
         rule
         for rule in _proctor_rules(app)
         if "POST" in rule.methods and rule.endpoint not in ("proctor.new_session", "proctor.roster")
     ]
     for rule in posts:
-        before = count()
+        before = audit_count(app)
         response = client.post(
             _path(rule.rule, lab.id),
             data={
@@ -145,7 +141,7 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
             headers={"Accept": "application/json"},
         )
         assert response.status_code == 200, f"{rule.rule}: {response.get_data(as_text=True)}"
-        assert count() == before + 1, f"{rule.rule} wrote no audit row"
+        assert audit_count(app) == before + 1, f"{rule.rule} wrote no audit row"
 
 
 ASSESSOR_CALLERS = ["anonymous", "participant", "proctor", "other_proctor", "assessor", "admin"]
@@ -187,7 +183,7 @@ def test_assessor_routes_are_for_assessors_and_admins_only(app: Flask, world, ca
                     path, data={"csrf_token": token, "reason": "uji"}, buffered=True
                 )
             else:
-                before = _audit_count(app)
+                before = audit_count(app)
                 response = client.get(path, buffered=True)
             got = _verdict(response)
             want = {"anonymous": "login", "assessor": "allow", "admin": "allow"}.get(
@@ -196,9 +192,4 @@ def test_assessor_routes_are_for_assessors_and_admins_only(app: Flask, world, ca
             assert got == want, f"{caller} {method} {path}: expected {want}, got {got}"
             if want == "allow" and method == "GET" and path.endswith((".csv", ".xlsx")):
                 assert response.status_code == 200, path
-                assert _audit_count(app) == before + 1, f"{path}: download not audited"
-
-
-def _audit_count(app: Flask) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+                assert audit_count(app) == before + 1, f"{path}: download not audited"

@@ -9,13 +9,13 @@ import math
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cbt_server.accounts.service import create_user
 from cbt_server.models import AuditEntry, db
 from tests import psychometrics_reference as ref
 from tests.builders import FIXTURE_BANKS, Participant, finish, make_session
-from tests.helpers import login
+from tests.helpers import audit_count, login
 
 # What six participants answer (fixture battery BAT-UJI, tests/fixtures/qb), and the item
 # scores that gives: S1 = U-SGL (key B), U-MUL (key A, C), U-TF (key A = Benar); S2 = U-SHORT
@@ -77,12 +77,6 @@ def download(client, path: str) -> list[dict[str, str]]:  # type: ignore[no-unty
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
-def audits(app: Flask, action: str) -> int:
-    with app.app_context():
-        query = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-        return db.session.scalar(query) or 0
-
-
 def number(text: str) -> float | None:
     return None if text == "" else float(text)
 
@@ -122,7 +116,7 @@ def test_item_statistics_page_and_csv_match_the_hand_computation(app: Flask, wor
     assert 'class="flagged" data-item="UJI/U-MUL"' in html and "⚠" in html
     assert 'data-item="UJI/U-SGL"' in html and 'class="flagged" data-item="UJI/U-SGL"' not in html
     assert 'data-testid="small-sample"' in html  # six persons: a warning, not a crash
-    assert audits(app, "download.analysis.items.csv") == 1
+    assert audit_count(app, "download.analysis.items.csv") == 1
 
 
 def test_options_reliability_and_standard_scores_csv(app: Flask, world):  # type: ignore[no-untyped-def]
@@ -181,7 +175,7 @@ def test_options_reliability_and_standard_scores_csv(app: Flask, world):  # type
         [100 * 5.5 / 6, 100 * 4 / 6, 100 * 0.5 / 6, 100 * 4 / 6, 100 * 2 / 6, 100 * 2 / 6], abs=1e-4
     )
     for action in ("options", "reliability", "standard_scores"):
-        assert audits(app, f"download.analysis.{action}.csv") == 1
+        assert audit_count(app, f"download.analysis.{action}.csv") == 1
 
 
 def test_session_filter(app: Flask, world):  # type: ignore[no-untyped-def]
@@ -231,7 +225,7 @@ def test_without_finished_attempts_the_page_says_so(app: Flask, world):  # type:
     assert "Belum ada percobaan selesai di sesi ini" in page.get_data(as_text=True)
     for path in ("analysis.csv", "analysis-options.csv", "reliability.csv", "standard-scores.csv"):
         assert download(client, f"/assessor/batteries/BAT-UJI/{path}") == []
-    assert audits(app, "download.analysis.items.csv") == 1
+    assert audit_count(app, "download.analysis.items.csv") == 1
     desk = client.get("/assessor/").get_data(as_text=True)
     assert "/assessor/batteries/BAT-UJI/analysis" in desk
     assert f"/assessor/sessions/{first.id}/analysis" in desk

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from cbt_server.models import AuditEntry, User, db
+from cbt_server.models import User, db
 from tests.builders import RIGHT, csv_bytes, finish, upload
+from tests.helpers import audit_count
 
 
 @pytest.fixture
@@ -31,16 +32,6 @@ def taken(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
             db.session.scalars(select(User.nip).where(User.role == "participant").order_by(User.id))
         )
     return ids, nips
-
-
-def _audits(app: Flask, action: str) -> int:
-    with app.app_context():
-        return (
-            db.session.scalar(
-                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-            )
-            or 0
-        )
 
 
 def _row(html: str, code: str) -> list[str]:
@@ -70,7 +61,7 @@ def test_profile_shows_gaps_jpm_strengths_and_validity_warning(app: Flask, taken
     assert svg is not None
     ET.fromstring(svg.group(0))  # noqa: S314 (our own page) server-side chart, well-formed
     assert "<script" not in html
-    assert _audits(app, "profile.view") == 1
+    assert audit_count(app, "profile.view") == 1
 
 
 def test_areas_to_develop_come_with_suggested_activities(app: Flask, taken, assessor):  # type: ignore[no-untyped-def]
@@ -116,7 +107,7 @@ def test_print_all_has_one_a4_profile_per_person(app: Flask, lab, taken, assesso
     html = page.get_data(as_text=True)
     assert html.count('data-testid="profile"') == 3  # the absent one too: nothing measured
     assert "print.css" in html and "Belum ada kompetensi terukur" in html
-    assert _audits(app, "profile.print_all") == 1
+    assert audit_count(app, "profile.print_all") == 1
     assert assessor.get("/assessor/people/999999/profile").status_code == 404
 
 

@@ -15,9 +15,15 @@ from fractions import Fraction
 from flask import current_app
 from sqlalchemy import select
 
-from cbt_server.assessment.person_data import Dictionary, PersonData, dictionary, people_data
+from cbt_server.assessment.person_data import (
+    Dictionary,
+    PersonData,
+    dictionary,
+    people_data,
+    roster_user_ids,
+)
 from cbt_server.assessment.profiles import jpm_scale, measured_profile
-from cbt_server.models import Enrolment, ExamSession, User, db
+from cbt_server.models import ExamSession, User, db
 from cbt_server.profiling import AxisCuts, Box, NineBoxConfig, Person, place_group
 from cbt_server.profiling.charts import level_histogram, ninebox_chart, percent_histogram
 from cbt_server.profiling.ninebox import BOXES
@@ -77,12 +83,7 @@ def cuts(setting: str, low: float | None = None, high: float | None = None) -> A
 
 def session_group(session: ExamSession, config: NineBoxConfig) -> GroupView:
     """Everyone on the session's roster."""
-    ids = db.session.scalars(
-        select(User.id)
-        .join(Enrolment, Enrolment.user_id == User.id)
-        .where(Enrolment.session_id == session.id)
-        .order_by(User.full_name, User.id)
-    ).all()
+    ids = roster_user_ids(session.id)
     return _group(f"Sesi {session.code} — {session.name}", ids, config)
 
 

@@ -18,6 +18,7 @@ from cbt_server.models import (
     BatteryVersion,
     Competency,
     CompetencyRating,
+    Enrolment,
     PerformanceRating,
     PerformanceTarget,
     Position,
@@ -83,6 +84,18 @@ def dictionary() -> Dictionary:
         {c.code: c.competency_group for c in rows},
         {c.code for c in rows if c.validity},
         {c.code: c.levels for c in rows},
+    )
+
+
+def roster_user_ids(session_id: int) -> list[int]:
+    """The users on a session's roster, by name."""
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .join(Enrolment, Enrolment.user_id == User.id)
+            .where(Enrolment.session_id == session_id)
+            .order_by(User.full_name, User.id)
+        )
     )
 
 

@@ -22,9 +22,10 @@ from cbt_server.assessment.person_data import (
     Target,
     dictionary,
     people_data,
+    roster_user_ids,
 )
 from cbt_server.clock import now
-from cbt_server.models import BatteryVersion, Enrolment, ExamSession, User, db
+from cbt_server.models import BatteryVersion, ExamSession, db
 from cbt_server.profiling import (
     SCALES,
     DevelopmentTable,
@@ -127,13 +128,7 @@ def person_profile(user_id: int, scale: JpmScale | None = None) -> ProfileView |
 
 def session_profiles(session: ExamSession, scale: JpmScale | None = None) -> list[ProfileView]:
     """Every participant on the session's roster, by name (the "print all" pages)."""
-    user_ids = db.session.scalars(
-        select(User.id)
-        .join(Enrolment, Enrolment.user_id == User.id)
-        .where(Enrolment.session_id == session.id)
-        .order_by(User.full_name, User.id)
-    ).all()
-    return profiles_of(user_ids, scale)
+    return profiles_of(roster_user_ids(session.id), scale)
 
 
 def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[ProfileView]:
