@@ -65,15 +65,21 @@ def imports():  # type: ignore[no-untyped-def]
 
 @bp.route("/batteries/<code>/regrade", methods=["GET"])
 def regrade_page(code: str):  # type: ignore[no-untyped-def]
-    page = queries.regrade_page(code)
-    if page is None:
-        abort(404)
+    page = _regrade_page(code)
     return render_template(
         "assessor/regrade.html",
         page=page,
         key_form=_key_form(page),
         regrade_form=_regrade_form(page),
     )
+
+
+def _regrade_page(code: str) -> queries.RegradePage:
+    """The battery's key-correction page data, or 404."""
+    page = queries.regrade_page(code)
+    if page is None:
+        abort(404)
+    return page
 
 
 def _key_form(page: queries.RegradePage) -> KeyForm:
@@ -93,9 +99,7 @@ def _regrade_form(page: queries.RegradePage) -> RegradeForm:
 
 @bp.post("/batteries/<code>/key")
 def key_override(code: str):  # type: ignore[no-untyped-def]
-    page = queries.regrade_page(code)
-    if page is None:
-        abort(404)
+    page = _regrade_page(code)
     form = _key_form(page)
     if not form.validate_on_submit():
         flash(_("Lengkapi butir dan alasan."), "error")
@@ -118,9 +122,7 @@ def key_override(code: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/batteries/<code>/regrade")
 def run_regrade(code: str):  # type: ignore[no-untyped-def]
-    page = queries.regrade_page(code)
-    if page is None:
-        abort(404)
+    page = _regrade_page(code)
     form = _regrade_form(page)
     if not form.validate_on_submit():
         flash(_("Alasan penilaian ulang wajib diisi."), "error")
