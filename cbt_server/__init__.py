@@ -40,10 +40,13 @@ def _configure_extensions(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     init_clock(app)
 
-    from cbt_server.db import install_sqlite_pragmas
+    from cbt_server.config import flag
+    from cbt_server.db import configure_engine, install_write_guard
 
     with app.app_context():
-        install_sqlite_pragmas(db.engine)
+        configure_engine(db.engine, int(app.config["CBT_DB_LOCK_TIMEOUT_MS"]))
+        if flag(app.config.get("CBT_STRICT_WRITES")):
+            install_write_guard(db.engine)
 
 
 def _configure_blueprints(app: Flask) -> None:

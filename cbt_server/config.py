@@ -28,13 +28,14 @@ def default_instance_path() -> Path:
 def defaults(instance: Path) -> dict[str, Any]:
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'cbt.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MIGRATIONS_DIR": PACKAGE_DIR / "migrations",
         "CBT_BANKS_PATH": str(Path.cwd() / "question_banks"),
         "CBT_MEDIA_MAX_BYTES": 2 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "id",
         "CBT_TIMEZONE": "Asia/Jakarta",
         "CBT_SWEEP_SECONDS": 20,
+        # How long a request waits for another's write lock before answering 503 (retry).
+        "CBT_DB_LOCK_TIMEOUT_MS": 10_000,
         # Profiling (docs/profiling.md): JPM categories "mapping" or "selection"; 9-box cut
         # points "low,high" on 0-100 for potential (the JPM %) and a numeric performance score.
         "CBT_JPM_SCALE": "mapping",
@@ -59,6 +60,10 @@ def configure_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in app.config:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+            app.config["SQLALCHEMY_DATABASE_URI"]
+        )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance)
     return app
@@ -71,6 +76,21 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         found[ENV_ALIASES.get(name, name)] = value
     return found
+
+
+def flag(value: Any) -> bool:
+    """A boolean setting, whether it came from Python (True) or the environment ("1", "yes")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """A server database: check a pooled connection before use (the server may have restarted).
+    SQLite is a file: a check would only add a statement to every request."""
+    if url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True}
 
 
 def normalise_database_url(url: str) -> str:

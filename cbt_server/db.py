@@ -1,47 +1,101 @@
-"""Database engine set-up that the ORM does not do by itself.
+"""Database engine set-up that the ORM does not do by itself, and the one write path.
 
 SQLite (the embedded default) gets WAL, ``synchronous=FULL`` (WAL with NORMAL may lose committed
-answers on power loss), a busy timeout and foreign keys. Write use cases run in
+answers on power loss), a busy timeout and foreign keys. Every write runs in
 :func:`write_transaction`, which opens SQLite transactions with ``BEGIN IMMEDIATE``: a deferred
-transaction that reads first and writes later fails with SQLITE_BUSY without waiting for the busy
-timeout when another worker writes.
+transaction that reads first and writes later fails with SQLITE_BUSY at once, without waiting for
+the busy timeout, when another worker writes. With ``CBT_STRICT_WRITES`` (on in the tests) any
+INSERT, UPDATE or DELETE issued outside it raises :class:`WriteOutsideTransaction`, so a write
+that slips past the write path fails a test instead of an exam day. The guard covers what runs
+concurrently while a lab is served: requests and the background sweeper (:func:`served_work`).
+Offline steps (migrations, the CLI, test set-up) write as they please.
 """
 
 from __future__ import annotations
 
 import contextvars
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from cbt_server.models.base import db
 
-BUSY_TIMEOUT_MS = 10_000
-_immediate = contextvars.ContextVar("cbt_sqlite_immediate", default=False)
+#: how long a request waits for another's write lock before it answers 503 (retry later)
+LOCK_TIMEOUT_MS = 10_000
+_in_write = contextvars.ContextVar("cbt_in_write_transaction", default=False)
+_served = contextvars.ContextVar("cbt_served_work", default=False)
+_configured: weakref.WeakSet[Engine] = weakref.WeakSet()
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT")
 
 
-def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-    # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is always DEFERRED).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = FULL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
+class WriteOutsideTransaction(RuntimeError):
+    """A database write that did not go through :func:`write_transaction`."""
+
+
+def _sqlite_pragmas(lock_timeout_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is always DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return on_connect
+
+
+def _postgres_settings(lock_timeout_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # A row lock held too long (a stuck transaction) becomes a retryable 503, not a hang.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        dbapi_connection.autocommit = autocommit
+
+    return on_connect
 
 
 def _on_begin(connection):  # type: ignore[no-untyped-def]
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if _in_write.get() else "BEGIN")
 
 
-def install_sqlite_pragmas(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _on_connect):
+def configure_engine(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
+    """Per-connection settings: SQLite's pragmas and BEGIN control; PostgreSQL's lock timeout."""
+    if engine in _configured:
         return
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
+    _configured.add(engine)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas(lock_timeout_ms))
+        event.listen(engine, "begin", _on_begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_settings(lock_timeout_ms))
+
+
+def _refuse_stray_write(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+    if _in_write.get() or not (_served.get() or has_request_context()):
+        return
+    verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    if verb in _WRITE_VERBS:
+        raise WriteOutsideTransaction(
+            f"write outside write_transaction(): {' '.join(statement.split())[:200]}"
+        )
+
+
+def install_write_guard(engine: Engine) -> None:
+    """Fail every INSERT/UPDATE/DELETE issued outside :func:`write_transaction`."""
+    if not event.contains(engine, "before_cursor_execute", _refuse_stray_write):
+        event.listen(engine, "before_cursor_execute", _refuse_stray_write)
+
+
+def in_write_transaction() -> bool:
+    return _in_write.get()
 
 
 @contextmanager
@@ -49,10 +103,13 @@ def write_transaction() -> Iterator[None]:
     """Run a write use case as one transaction: commit on success, roll back on error.
 
     Any read transaction the request already had open is ended first, so the write transaction
-    starts fresh (and, on SQLite, takes the write lock up front).
+    starts fresh (and, on SQLite, takes the write lock up front). Nested use joins the outer one.
     """
+    if _in_write.get():
+        yield
+        return
     db.session.commit()
-    token = _immediate.set(True)
+    token = _in_write.set(True)
     try:
         yield
         db.session.commit()
@@ -60,4 +117,25 @@ def write_transaction() -> Iterator[None]:
         db.session.rollback()
         raise
     finally:
-        _immediate.reset(token)
+        _in_write.reset(token)
+
+
+@contextmanager
+def served_work() -> Iterator[None]:
+    """Mark background work that runs beside requests (the sweeper): the guard covers it too."""
+    token = _served.set(True)
+    try:
+        yield
+    finally:
+        _served.reset(token)
+
+
+@contextmanager
+def maintenance_writes() -> Iterator[None]:
+    """Writes of an offline maintenance step (schema set-up, test fixtures, bulk loads) that
+    manage their own commits. Never use it in a request or in the sweeper."""
+    token = _in_write.set(True)
+    try:
+        yield
+    finally:
+        _in_write.reset(token)

@@ -106,7 +106,7 @@ def test_every_seat_with_its_status(room, proctor, lab):  # type: ignore[no-unty
     for finished in ("PC-05", "PC-06", "PC-07"):
         assert seats[finished]["remaining_seconds"] is None
         assert seats[finished]["total"] == 8
-    assert seats["PC-03"]["ip"] is None  # no heartbeat or position report yet
+    assert seats["PC-03"]["ip"] == "10.0.5.3"  # the PC that started the attempt
 
 
 def test_answers_flags_heartbeat_ip_and_integrity_events(room, proctor, lab, clock):  # type: ignore[no-untyped-def]
@@ -122,15 +122,16 @@ def test_answers_flags_heartbeat_ip_and_integrity_events(room, proctor, lab, clo
     assert seat["events"] == {"focus_lost": 3, "reload": 1, "copy_attempt": 1}
     assert seat["ip"] == "10.0.5.3"
     assert seat["last_seen_seconds"] == 0 and seat["connected"] is True
-    # Silence: connected for 30 seconds, then shown as disconnected.
-    clock.advance(seconds=30)
+    # Silence: connected for 45 seconds (three heartbeats and the last-seen throttle), then
+    # shown as disconnected.
+    clock.advance(seconds=45)
     seat = by_seat(monitor(proctor, lab))["PC-03"]
-    assert seat["last_seen_seconds"] == 30 and seat["connected"] is True
+    assert seat["last_seen_seconds"] == 45 and seat["connected"] is True
     clock.advance(seconds=1)
     seat = by_seat(monitor(proctor, lab))["PC-03"]
-    assert seat["last_seen_seconds"] == 31 and seat["connected"] is False
+    assert seat["last_seen_seconds"] == 46 and seat["connected"] is False
     assert seat["status"] == "in_progress"  # the page shows it as disconnected
-    assert seat["remaining_seconds"] == 30 * 60 - 306 - 31
+    assert seat["remaining_seconds"] == 30 * 60 - 306 - 46
     # The PC comes back.
     assert person.post("/heartbeat", {}).status_code == 200
     assert by_seat(monitor(proctor, lab))["PC-03"]["connected"] is True
@@ -261,3 +262,27 @@ def test_queries_per_refresh_do_not_grow_with_the_seats(app: Flask, banks, clock
     assert len(small_full) == len(large_full), (small_full, large_full)
     assert len(small_since) == len(large_since), (small_since, large_since)
     assert len(large_full) <= 12, large_full
+
+
+def test_heartbeats_alone_are_not_resent_but_their_ages_are(room, proctor, lab, clock):  # type: ignore[no-untyped-def]
+    """A last-seen stamp is not a change of the seat: the incremental refresh carries only
+    every running seat's age, until a seat crosses the disconnection threshold."""
+    person = room["in_progress"]
+    assert person.post("/heartbeat", {}).status_code == 200  # connected (after 5 min of silence)
+    mark = monitor(proctor, lab)["server_time"]
+    clock.advance(seconds=25)
+    assert person.post("/heartbeat", {}).status_code == 200  # writes the last-seen stamp
+    quiet = monitor(proctor, lab, since=mark)
+    assert quiet["seats"] == []
+    ages = dict(quiet["presence"])
+    assert ages[by_seat(monitor(proctor, lab))["PC-03"]["enrolment_id"]] == 0
+    mark = quiet["server_time"]
+    clock.advance(seconds=46)  # silent past the threshold: newly disconnected
+    gone = monitor(proctor, lab, since=mark)
+    assert [(s["seat"], s["connected"]) for s in gone["seats"]] == [("PC-03", False)]
+    mark = gone["server_time"]
+    clock.advance(seconds=5)
+    assert monitor(proctor, lab, since=mark)["seats"] == []  # still gone: nothing new
+    assert person.post("/heartbeat", {}).status_code == 200  # back
+    back = monitor(proctor, lab, since=mark)
+    assert [(s["seat"], s["connected"]) for s in back["seats"]] == [("PC-03", True)]

@@ -1,16 +1,22 @@
-"""Server-side login records: Flask's cookie session alone cannot be revoked."""
+"""Server-side login records: Flask's cookie session alone cannot be revoked.
+
+Every authenticated request needs the user and the proof that their login is still live; both come
+from one query (:func:`load_live_user`). The record's ``last_seen_at`` is kept coarsely (at most one
+small write a minute per login, through the write path), never on every request.
+"""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from cbt_server.clock import now
-from cbt_server.models import LoginSession, db
+from cbt_server.db import write_transaction
+from cbt_server.models import LoginSession, User, db
 
-SEEN_THROTTLE = timedelta(seconds=30)
+SEEN_THROTTLE = timedelta(seconds=60)
 
 
 def open_login_session(user_id: int, ip: str | None) -> str:
@@ -22,18 +28,33 @@ def open_login_session(user_id: int, ip: str | None) -> str:
     return record.id
 
 
-def is_live(session_id: str | None, user_id: int) -> bool:
-    """True when the login is known, belongs to the user and was not revoked."""
+def load_live_user(session_id: str | None, user_id: int) -> tuple[User, datetime] | None:
+    """The user of a live (known, not revoked) login, and when that login was last seen."""
     if not session_id:
-        return False
-    record = db.session.get(LoginSession, session_id)
-    if record is None or record.user_id != user_id or record.revoked_at is not None:
-        return False
+        return None
+    row = db.session.execute(
+        select(User, LoginSession.last_seen_at)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            LoginSession.id == session_id,
+            LoginSession.revoked_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def touch_if_due(session_id: str, last_seen: datetime) -> None:
+    """Record that the login is in use, at most once per :data:`SEEN_THROTTLE`."""
     at = now()
-    if at - record.last_seen_at >= SEEN_THROTTLE:  # throttled: no write on every request
-        record.last_seen_at = at
-        db.session.commit()
-    return True
+    if at - last_seen < SEEN_THROTTLE:
+        return
+    with write_transaction():
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.id == session_id, LoginSession.last_seen_at < at - SEEN_THROTTLE)
+            .values(last_seen_at=at)
+        )
 
 
 def revoke(session_id: str) -> None:
@@ -48,14 +69,4 @@ def revoke_all(user_id: int) -> None:
         update(LoginSession)
         .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=now())
-    )
-
-
-def live_count(user_id: int) -> int:
-    return len(
-        db.session.scalars(
-            select(LoginSession.id).where(
-                LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
-            )
-        ).all()
     )

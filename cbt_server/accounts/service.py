@@ -53,10 +53,3 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     return user
-
-
-def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
-        return None

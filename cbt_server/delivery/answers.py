@@ -3,31 +3,33 @@
 A save is acknowledged only after its transaction commits. Saves are idempotent and ordered per
 item by the client's sequence number: the stored row changes only when the incoming ``seq`` is
 greater than the stored one (one conditional UPDATE, so concurrent requests cannot reorder it).
+
+A save is one short write transaction of a few statements: the attempt with its sections (locked),
+one conditional UPDATE per answer, and the attempt's row when its position or last-seen stamp
+is due. The battery and the attempt's frozen layout come from :mod:`frozen` (memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork
+from cbt_server.delivery import clockwork, frozen, presence
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
-from cbt_server.delivery.service import load_for_update
-from cbt_server.models import Attempt, AttemptEvent, AttemptItem, Item, Response, User, db
+from cbt_server.delivery.service import load_current, load_for_update
+from cbt_server.delivery.views import timing
+from cbt_server.models import Attempt, AttemptEvent, Response, db
 
 MAX_SAVES_PER_REQUEST = 200
 MAX_SHORT_ANSWER = 500
-#: last_seen is written at most this often (no write per request: SQLite serialises writes)
-SEEN_THROTTLE = timedelta(seconds=5)
-#: a heartbeat is kept as an attempt event at most this often
-HEARTBEAT_EVENT_EVERY = timedelta(seconds=60)
+#: sequence numbers and positions are stored as 32-bit integers (PostgreSQL INTEGER)
+MAX_INT = 2**31 - 1
 EVENT_KINDS = frozenset(
     {
         "focus_lost",
@@ -58,6 +60,16 @@ class Ack:
     status: str  # saved | duplicate | stale
 
 
+def parse_position(payload: Any) -> int | None:
+    """The optional ``position`` of a save request or a heartbeat (where the page is)."""
+    position = payload.get("position") if isinstance(payload, dict) else None
+    if position is None:
+        return None
+    if not _is_int(position) or not 0 <= position <= MAX_INT:
+        raise refuse("bad_request", "position must be a non-negative integer")
+    return position
+
+
 def parse_saves(payload: Any) -> list[Save]:
     """Validate the request body's shape; raises ``bad_request`` naming the problem."""
     if not isinstance(payload, dict) or not isinstance(payload.get("saves"), list):
@@ -72,6 +84,8 @@ def parse_saves(payload: Any) -> list[Save]:
         position, seq = entry.get("position"), entry.get("seq")
         if not _is_int(position) or not _is_int(seq) or seq < 1:
             raise refuse("bad_request", f"saves[{n}]: position and seq (≥ 1) must be integers")
+        if not 0 <= position <= MAX_INT or seq > MAX_INT:
+            raise refuse("bad_request", f"saves[{n}]: position or seq is out of range")
         flagged = entry.get("flagged", False)
         if not isinstance(flagged, bool):
             raise refuse("bad_request", f"saves[{n}]: flagged must be true or false")
@@ -104,31 +118,32 @@ def to_canonical(
     return sorted(option_order[i] for i in answer)
 
 
-def from_canonical(option_order: Sequence[str], stored: Any) -> Any:
-    """Stored canonical labels → shown-option indices (for the participant's page)."""
-    if stored is None or isinstance(stored, str):
-        return stored
-    return sorted(option_order.index(label) for label in stored)
-
-
 def save_answers(
-    user: User, device_token: str | None, saves: list[Save]
-) -> tuple[list[Ack], Attempt]:
-    """Store the saves in order, all or nothing, and acknowledge each after the commit."""
+    user_id: int,
+    device_token: str | None,
+    saves: list[Save],
+    position: int | None = None,
+    ip: str | None = None,
+) -> tuple[list[Ack], dict[str, Any]]:
+    """Store the saves in order, all or nothing, and acknowledge each after the commit.
+
+    ``position`` is where the page is as it sends (saves may be older: queued during an
+    outage). Returns the acknowledgements and the attempt's timing as of the commit."""
     error: DeliveryError | None = None
     acks: list[Ack] = []
     with write_transaction():
-        attempt, _definition, expired = load_for_update(user, device_token)
+        attempt, _definition, expired = load_for_update(user_id, device_token)
         error = _refusal(attempt, expired, deadline_code="deadline_passed")
         if error is None:
             try:
-                acks = _apply(attempt, saves)
+                acks = _apply(attempt, saves, position, ip)
             except DeliveryError as refused:
                 db.session.rollback()
                 raise refused from None
+        state = timing(attempt, now())
     if error is not None:
         raise error
-    return acks, attempt
+    return acks, state
 
 
 def _refusal(attempt: Attempt, expired: bool, *, deadline_code: str) -> DeliveryError | None:
@@ -141,21 +156,8 @@ def _refusal(attempt: Attempt, expired: bool, *, deadline_code: str) -> Delivery
     return None
 
 
-def _apply(attempt: Attempt, saves: list[Save]) -> list[Ack]:
-    positions = {s.position for s in saves}
-    frozen = {
-        position: (section_index, option_order, item_type)
-        for position, section_index, option_order, item_type in db.session.execute(
-            select(
-                AttemptItem.position,
-                AttemptItem.section_index,
-                AttemptItem.option_order,
-                Item.item_type,
-            )
-            .join(Item, Item.id == AttemptItem.item_id)
-            .where(AttemptItem.attempt_id == attempt.id, AttemptItem.position.in_(positions))
-        )
-    }
+def _apply(attempt: Attempt, saves: list[Save], position: int | None, ip: str | None) -> list[Ack]:
+    layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
     open_sections = {
         s.section_index
         for s in attempt.sections
@@ -163,12 +165,12 @@ def _apply(attempt: Attempt, saves: list[Save]) -> list[Ack]:
     }
     prepared = []
     for save in saves:  # validate everything before changing anything
-        if save.position not in frozen:
+        if not save.position < len(layout):
             raise refuse("bad_request", f"position {save.position} is not in this attempt")
-        section_index, option_order, item_type = frozen[save.position]
-        if section_index not in open_sections:
+        slot = layout.slots[save.position]
+        if slot.section_index not in open_sections:
             raise refuse("section_closed")
-        prepared.append((save, to_canonical(item_type, option_order, save.answer)))
+        prepared.append((save, to_canonical(slot.item_type, slot.option_order, save.answer)))
     at = now()
     acks = []
     for save, answer in prepared:
@@ -192,59 +194,50 @@ def _apply(attempt: Attempt, saves: list[Save]) -> list[Ack]:
         )
         status = "duplicate" if stored == save.seq else "stale"
         acks.append(Ack(save.position, int(stored or 0), status))
-    _seen(attempt, at)
+    if position is not None and position < len(layout) and attempt.current_position != position:
+        attempt.current_position = position  # where the page is: a resume opens it
+    presence.mark_seen(attempt, at, ip)
     return acks
 
 
-def _seen(attempt: Attempt, at, ip: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    if attempt.last_seen_at is None or at - attempt.last_seen_at >= SEEN_THROTTLE:
-        attempt.last_seen_at = at
-    if ip and attempt.last_ip != ip:
-        attempt.last_ip = ip
-
-
 def touch(
-    user: User,
+    user_id: int,
     device_token: str | None,
     *,
-    position: int | None = None,
+    position: Any = None,
     heartbeat: bool = False,
     ip: str | None = None,
-) -> Attempt:
-    """Position report and heartbeat: keep the attempt's clock and last-seen up to date."""
+) -> dict[str, Any]:
+    """Position report and heartbeat: keep the attempt's clock and last-seen up to date.
+
+    Read-only unless something is due (a stamp, a new position, the timer rules), so a lab's
+    heartbeats do not queue for the write lock."""
+    if position is not None and (not _is_int(position) or not 0 <= position <= MAX_INT):
+        raise refuse("bad_request", "position out of range")
+    attempt, definition = load_current(user_id, device_token)
+    at = now()
+    if position is not None and position >= len(
+        frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
+    ):
+        raise refuse("bad_request", "position out of range")
+    if attempt.state in FINISHED or not (
+        clockwork.needs_advance(attempt, at, definition)
+        or presence.seen_due(attempt, at, ip)
+        or (position is not None and position != attempt.current_position)
+    ):
+        return timing(attempt, at)
     with write_transaction():
-        attempt, _definition, _expired = load_for_update(user, device_token)
-        if attempt.state in FINISHED:
-            return attempt
+        attempt, _definition, _expired = load_for_update(user_id, device_token)
         at = now()
-        if position is not None:
-            if not _is_int(position) or not 0 <= position < _item_count(attempt):
-                raise refuse("bad_request", "position out of range")
-            attempt.current_position = position
-        _seen(attempt, at, ip)
-        if heartbeat and (
-            attempt.last_heartbeat_event_at is None
-            or at - attempt.last_heartbeat_event_at >= HEARTBEAT_EVENT_EVERY
-        ):
-            attempt.last_heartbeat_event_at = at
-            db.session.add(AttemptEvent(attempt_id=attempt.id, kind="heartbeat", at=at))
-    return attempt
+        if attempt.state not in FINISHED:
+            if position is not None and position != attempt.current_position:
+                attempt.current_position = position
+            presence.mark_seen(attempt, at, ip, heartbeat=heartbeat)
+        state = timing(attempt, at)
+    return state
 
 
-def _item_count(attempt: Attempt) -> int:
-    from sqlalchemy import func
-
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(AttemptItem)
-            .where(AttemptItem.attempt_id == attempt.id)
-        )
-        or 0
-    )
-
-
-def record_events(user: User, device_token: str | None, payload: Any) -> int:
+def record_events(user_id: int, device_token: str | None, payload: Any) -> int:
     """Store integrity events (focus lost, reload, copy attempts ...) with the server's time."""
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list) or len(events) > 100:
@@ -259,19 +252,19 @@ def record_events(user: User, device_token: str | None, payload: Any) -> int:
             (kind, detail if isinstance(detail, dict) and len(str(detail)) < 500 else None)
         )
     with write_transaction():
-        attempt, _definition, _expired = load_for_update(user, device_token)
+        attempt, _definition, _expired = load_for_update(user_id, device_token)
         at = now()
         for kind, detail in clean:
             db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=at, detail=detail))
-        _seen(attempt, at)
+        presence.mark_seen(attempt, at)
     return len(clean)
 
 
-def finish_section(user: User, device_token: str | None, index: int) -> Attempt:
+def finish_section(user_id: int, device_token: str | None, index: int) -> dict[str, Any]:
     """Close the open section early and open the next one; there is no way back."""
     error: DeliveryError | None = None
     with write_transaction():
-        attempt, definition, expired = load_for_update(user, device_token)
+        attempt, definition, expired = load_for_update(user_id, device_token)
         error = _refusal(attempt, expired, deadline_code="attempt_closed")
         if error is None:
             section = clockwork.open_section(attempt)
@@ -279,6 +272,7 @@ def finish_section(user: User, device_token: str | None, index: int) -> Attempt:
                 error = refuse("section_closed")
             else:
                 clockwork.close_section(attempt, index, now(), clockwork.section_limits(definition))
+        state = timing(attempt, now())
     if error is not None:
         raise error
-    return attempt
+    return state

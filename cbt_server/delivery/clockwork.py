@@ -43,6 +43,22 @@ def close_section(attempt: Attempt, index: int, at: datetime, limits: list[int |
         start_section(attempt, index + 1, at, limits)
 
 
+def needs_advance(attempt: Attempt, now: datetime, definition: dict) -> bool:
+    """Whether :func:`advance` would change the attempt at ``now`` (without changing it), so a
+    read can tell if it must take the write path."""
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return False
+    if countdown(attempt).expired(now, grace=SAVE_GRACE_SECONDS):
+        return True
+    section = open_section(attempt)
+    return (
+        section is not None
+        and section.deadline_at is not None
+        and section.deadline_at < attempt.deadline_at
+        and now > section.deadline_at + GRACE
+    )
+
+
 def advance(attempt: Attempt, now: datetime, definition: dict) -> bool:
     """Bring the attempt up to ``now``. Returns True when it has just expired.
 

@@ -2,7 +2,10 @@
 
 Every use case that changes an attempt runs in one write transaction and first applies the
 timer rules (:func:`cbt_server.delivery.clockwork.advance`), so an expired attempt is closed and
-graded by whatever request touches it first.
+graded by whatever request touches it first. Reads (loading the test, a heartbeat with nothing to
+record) take no write lock: they go to the write path only when the timer rules or the request
+have something to change. Services take the user's id, not the ``User`` object: a commit expires
+loaded objects, and re-reading the user would cost a query per request.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import aliased, joinedload
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork
-from cbt_server.delivery.assembly import Candidate, assemble
+from cbt_server.delivery import clockwork, frozen
+from cbt_server.delivery.assembly import assemble
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.grading import grade_attempt
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState, Move, next_state
@@ -28,10 +32,7 @@ from cbt_server.models import (
     BatteryVersion,
     Enrolment,
     ExamSession,
-    Item,
-    ItemKey,
     Response,
-    User,
     db,
 )
 from cbt_server.sessions.token_service import current_token
@@ -58,14 +59,14 @@ class Entry:
     attempt: Attempt | None
 
 
-def current_enrolment(user: User, at: datetime | None = None) -> Entry:
+def current_enrolment(user_id: int, at: datetime | None = None) -> Entry:
     """The participant's enrolment for the session running now (or the next one)."""
     at = at or now()
     rows = db.session.execute(
         select(Enrolment, ExamSession, BatteryVersion)
         .join(ExamSession, ExamSession.id == Enrolment.session_id)
         .join(BatteryVersion, BatteryVersion.id == ExamSession.battery_version_id)
-        .where(Enrolment.user_id == user.id)
+        .where(Enrolment.user_id == user_id)
         .order_by(ExamSession.starts_at)
     ).all()
     if not rows:
@@ -77,9 +78,9 @@ def current_enrolment(user: User, at: datetime | None = None) -> Entry:
     return Entry(enrolment, session, battery, attempt)
 
 
-def check_token(user: User, given: str) -> Entry:
+def check_token(user_id: int, given: str) -> Entry:
     """Accept the session token the proctor announced, or refuse with why."""
-    entry = current_enrolment(user)
+    entry = current_enrolment(user_id)
     if entry.session is None:
         raise refuse("not_enrolled")
     at = now()
@@ -93,11 +94,11 @@ def check_token(user: User, given: str) -> Entry:
     return entry
 
 
-def check_device_at_login(user: User, device_token: str | None) -> None:
+def check_device_at_login(user_id: int, device_token: str | None) -> None:
     """Refuse a login from another PC while the participant's attempt is bound elsewhere."""
     bound = db.session.scalar(
         select(Attempt.device_hash).where(
-            Attempt.user_id == user.id,
+            Attempt.user_id == user_id,
             Attempt.state.in_([AttemptState.IN_PROGRESS, AttemptState.PAUSED]),
             Attempt.device_hash.is_not(None),
         )
@@ -106,111 +107,124 @@ def check_device_at_login(user: User, device_token: str | None) -> None:
         raise refuse("other_device")
 
 
-def start_or_resume(user: User, device_token: str | None) -> tuple[Attempt, str]:
+def start_or_resume(
+    user_id: int, device_token: str | None, ip: str | None = None
+) -> tuple[int, str]:
     """Start the participant's attempt (assembling and freezing it) or resume it on this PC.
 
-    Returns the attempt and the device token the browser must keep (a new one when the PC had
-    none). Call only after :func:`check_token` accepted the token.
+    Returns the attempt's id and the device token the browser must keep (a new one when the PC
+    had none). Call only after :func:`check_token` accepted the token.
     """
     token = device_token or new_device_token()
+    error: DeliveryError | None = None
     with write_transaction():
-        entry = current_enrolment(user)
+        entry = current_enrolment(user_id)
         if entry.enrolment is None or entry.battery is None:
             raise refuse("not_enrolled")
         attempt = db.session.scalar(
             select(Attempt).where(Attempt.enrolment_id == entry.enrolment.id).with_for_update()
         )
         if attempt is None:
-            attempt = _assemble(user, entry)
+            attempt = _assemble(user_id, entry)
         else:
-            clockwork.advance(attempt, now(), entry.battery.definition)
+            definition = frozen.definition(attempt.battery_version_id)
+            clockwork.advance(attempt, now(), definition)
             if attempt.state in FINISHED:
                 _finalise_if_needed(attempt)
-                db.session.commit()
-                raise refuse("attempt_closed")
-        if attempt.device_hash is not None and attempt.device_hash != device_hash(token):
-            raise refuse("other_device")
-        attempt.device_hash = device_hash(token)
-        attempt.last_seen_at = now()
-    return attempt, token
+                error = refuse("attempt_closed")
+        if error is None:
+            if attempt.device_hash is not None and attempt.device_hash != device_hash(token):
+                raise refuse("other_device")
+            attempt.device_hash = device_hash(token)
+            attempt.last_seen_at = now()
+            if ip:
+                attempt.last_ip = ip
+        attempt_id = attempt.id
+    if error is not None:
+        raise error
+    return attempt_id, token
 
 
-def _assemble(user: User, entry: Entry) -> Attempt:
-    definition = entry.battery.definition  # type: ignore[union-attr]
+def _assemble(user_id: int, entry: Entry) -> Attempt:
+    """Draw and freeze the attempt: a handful of statements whatever the number of items (the
+    rows of items and blank answers go in as one multi-row insert each)."""
+    battery = entry.battery
+    definition = frozen.definition(battery.id)  # type: ignore[union-attr]
     seed = secrets.randbits(31)
-    placed = assemble(definition["sections"], _candidates(definition), seed)
+    placed = assemble(definition["sections"], frozen.candidates(battery.id, definition), seed)  # type: ignore[union-attr]
     started = now()
     attempt = Attempt(
         enrolment_id=entry.enrolment.id,  # type: ignore[union-attr]
-        user_id=user.id,
+        user_id=user_id,
         session_id=entry.session.id,  # type: ignore[union-attr]
-        battery_version_id=entry.battery.id,  # type: ignore[union-attr]
+        battery_version_id=battery.id,  # type: ignore[union-attr]
         state=AttemptState.IN_PROGRESS.value,
         seed=seed,
         started_at=started,
         deadline_at=started + timedelta(minutes=int(definition["time_limit_minutes"])),
         current_position=0,
     )
+    attempt.sections = [
+        AttemptSection(section_index=index) for index in range(len(definition["sections"]))
+    ]
+    clockwork.start_section(attempt, 0, started, clockwork.section_limits(definition))
     db.session.add(attempt)
     db.session.flush()
-    for index in range(len(definition["sections"])):
-        db.session.add(AttemptSection(attempt_id=attempt.id, section_index=index))
-    db.session.flush()
-    db.session.refresh(attempt, ["sections"])
-    clockwork.start_section(attempt, 0, started, clockwork.section_limits(definition))
-    for position, p in enumerate(placed):
-        db.session.add(
-            AttemptItem(
-                attempt_id=attempt.id,
-                position=position,
-                section_index=p.section_index,
-                item_id=p.item_id,
-                option_order=list(p.option_order),
-            )
-        )
-        db.session.add(Response(attempt_id=attempt.id, position=position, client_seq=0))
+    db.session.execute(
+        insert(AttemptItem),
+        [
+            {
+                "attempt_id": attempt.id,
+                "position": position,
+                "section_index": p.section_index,
+                "item_id": p.item_id,
+                "option_order": list(p.option_order),
+            }
+            for position, p in enumerate(placed)
+        ],
+    )
+    db.session.execute(
+        insert(Response),
+        [
+            {"attempt_id": attempt.id, "position": position, "client_seq": 0, "flagged": False}
+            for position in range(len(placed))
+        ],
+    )
     return attempt
 
 
-def _candidates(definition: dict) -> dict[tuple[int, int], list[Candidate]]:
-    """One query per selection rule; the key table is read here, on the server only."""
-    found: dict[tuple[int, int], list[Candidate]] = {}
-    for s_index, section in enumerate(definition["sections"]):
-        for r_index, rule in enumerate(section["rules"]):
-            query = (
-                select(Item.id, Item.item_code, Item.item_type, Item.options)
-                .join(ItemKey, ItemKey.item_id == Item.id)
-                .where(
-                    Item.bank_version_id == rule["bank_version_id"],
-                    ItemKey.competency_code == rule["competency"],
-                )
-            )
-            if rule.get("difficulty"):
-                query = query.where(Item.difficulty == rule["difficulty"])
-            found[(s_index, r_index)] = [
-                Candidate(item_id, code, item_type, tuple(label for label, _ in options))
-                for item_id, code, item_type, options in db.session.execute(query)
-            ]
-    return found
-
-
-def load_for_update(user: User, device_token: str | None) -> tuple[Attempt, dict, bool]:
-    """The participant's attempt, locked, brought up to now. Must run in a write transaction.
-
-    Returns (attempt, battery definition, expired_just_now).
-    """
-    attempt = db.session.scalar(
+def _latest(user_id: int):  # type: ignore[no-untyped-def]
+    """The participant's newest attempt with its sections, as one statement."""
+    newer = aliased(Attempt)
+    latest = select(func.max(newer.id)).where(newer.user_id == user_id).scalar_subquery()
+    return (
         select(Attempt)
-        .where(Attempt.user_id == user.id)
-        .order_by(Attempt.id.desc())
-        .limit(1)
-        .with_for_update()
+        .options(joinedload(Attempt.sections))
+        .where(Attempt.id == latest, Attempt.user_id == user_id)
     )
+
+
+def load_current(user_id: int, device_token: str | None) -> tuple[Attempt, dict]:
+    """The participant's attempt as stored, without a lock (for reads)."""
+    attempt = db.session.scalars(_latest(user_id)).unique().first()
     if attempt is None:
         raise refuse("no_attempt")
     if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
         raise refuse("other_device")
-    definition = db.session.get(BatteryVersion, attempt.battery_version_id).definition
+    return attempt, frozen.definition(attempt.battery_version_id)
+
+
+def load_for_update(user_id: int, device_token: str | None) -> tuple[Attempt, dict, bool]:
+    """The participant's attempt, locked, brought up to now. Must run in a write transaction.
+
+    Returns (attempt, battery definition, expired_just_now).
+    """
+    attempt = db.session.scalars(_latest(user_id).with_for_update(of=Attempt)).unique().first()
+    if attempt is None:
+        raise refuse("no_attempt")
+    if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
+        raise refuse("other_device")
+    definition = frozen.definition(attempt.battery_version_id)
     expired = clockwork.advance(attempt, now(), definition)
     if expired:
         grade_attempt(attempt, definition)
@@ -222,24 +236,31 @@ def _finalise_if_needed(attempt: Attempt) -> None:
         attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED)
         and attempt.total_score is None
     ):
-        definition = db.session.get(BatteryVersion, attempt.battery_version_id).definition
-        grade_attempt(attempt, definition)
+        grade_attempt(attempt, frozen.definition(attempt.battery_version_id))
 
 
-def submit(user: User, device_token: str | None) -> Attempt:
-    """The participant finishes: every saved answer is graded."""
+def _needs_finalising(attempt: Attempt) -> bool:
+    return (
+        attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED)
+        and attempt.total_score is None
+    )
+
+
+def submit(user_id: int, device_token: str | None) -> str:
+    """The participant finishes: every saved answer is graded. Returns the new state."""
     error: DeliveryError | None = None
     with write_transaction():
-        attempt, definition, expired = load_for_update(user, device_token)
+        attempt, definition, expired = load_for_update(user_id, device_token)
         if expired or attempt.state in FINISHED:
             error = refuse("attempt_closed")
         elif attempt.state == AttemptState.PAUSED:
             error = refuse("attempt_paused")
         else:
             finish(attempt, definition, reason="participant")
+        state = attempt.state
     if error is not None:
         raise error
-    return attempt
+    return state
 
 
 def finish(attempt: Attempt, definition: dict, *, reason: str) -> None:
@@ -276,17 +297,21 @@ def sweep(at: datetime | None = None) -> int:
             )
             if attempt is None:
                 continue
-            definition = db.session.get(BatteryVersion, attempt.battery_version_id).definition
+            definition = frozen.definition(attempt.battery_version_id)
             if clockwork.advance(attempt, at, definition):
                 grade_attempt(attempt, definition)
                 closed += 1
     return closed
 
 
-def refresh(user: User, device_token: str | None) -> tuple[Attempt, dict]:
-    """Load the attempt, applying expiry and section roll-over (what a GET of the test does)."""
+def refresh(user_id: int, device_token: str | None) -> tuple[Attempt, dict]:
+    """The attempt as the test page loads it, brought up to now. Only when the timer rules
+    have something to change (expiry, a timed section's end) does it take the write lock."""
+    attempt, definition = load_current(user_id, device_token)
+    if not clockwork.needs_advance(attempt, now(), definition) and not _needs_finalising(attempt):
+        return attempt, definition
     with write_transaction():
-        attempt, definition, _expired = load_for_update(user, device_token)
+        attempt, definition, _expired = load_for_update(user_id, device_token)
         if attempt.state in FINISHED:
             _finalise_if_needed(attempt)
     return attempt, definition

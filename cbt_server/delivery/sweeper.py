@@ -20,6 +20,7 @@ def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread
     stop = threading.Event()
 
     def _run() -> None:
+        from cbt_server.db import served_work
         from cbt_server.delivery.service import sweep
         from cbt_server.models import db
 
@@ -27,7 +28,7 @@ def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread
         stop.wait(random.uniform(0, interval))  # noqa: S311
         while not stop.is_set():
             try:
-                with app.app_context():
+                with app.app_context(), served_work():
                     closed = sweep()
                     db.session.remove()
                 if closed:

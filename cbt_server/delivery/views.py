@@ -1,21 +1,21 @@
 """What a participant's page and the exam API may show of an attempt.
 
-Built from the participant-visible tables only (``items``, ``attempt_items``, ``responses``):
-this module never reads ``item_keys``, so keys, weights, reverse flags and competency/scale
-membership cannot reach a lab PC.
+Built from the participant-visible data only (item content and the frozen layout, cached by
+:mod:`frozen`, and ``responses``): this module never reads ``item_keys``, so keys, weights,
+reverse flags and competency/scale membership cannot reach a lab PC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from cbt_server.delivery import clockwork
-from cbt_server.delivery.answers import from_canonical
+from cbt_server.delivery import clockwork, frozen
 from cbt_server.delivery.timer import Countdown
-from cbt_server.models import Attempt, AttemptItem, Item, Response, db
+from cbt_server.models import Attempt, Response, db
 
 #: The page draws a weighted (situational judgement) item exactly like a single-choice one;
 #: saying "weighted" would tell the PC that options carry scores.
@@ -66,48 +66,53 @@ def sections_view(
     return views
 
 
+def from_canonical(option_order: Sequence[str], stored: Any) -> Any:
+    """Stored canonical labels → shown-option indices (for the participant's page)."""
+    if stored is None or isinstance(stored, str):
+        return stored
+    return sorted(option_order.index(label) for label in stored)
+
+
 def attempt_view(attempt: Attempt, definition: dict, at: datetime, media_url) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The whole attempt for the exam page, in one response."""
-    rows = db.session.execute(
-        select(AttemptItem, Item, Response)
-        .join(Item, Item.id == AttemptItem.item_id)
-        .join(
-            Response,
-            (Response.attempt_id == AttemptItem.attempt_id)
-            & (Response.position == AttemptItem.position),
+    """The whole attempt for the exam page, in one response (one query: the answers)."""
+    layout = frozen.layout(attempt.id, attempt.seed, len(definition["sections"]))
+    contents = frozen.item_contents(slot.item_id for slot in layout.slots)
+    answers = {
+        position: (answer, flagged, seq)
+        for position, answer, flagged, seq in db.session.execute(
+            select(Response.position, Response.answer, Response.flagged, Response.client_seq).where(
+                Response.attempt_id == attempt.id
+            )
         )
-        .where(AttemptItem.attempt_id == attempt.id)
-        .order_by(AttemptItem.position)
-    ).all()
-    counts = [0] * len(definition["sections"])
-    items = []
-    for frozen, item, response in rows:
-        counts[frozen.section_index] += 1
-        items.append(_item_view(frozen, item, response, media_url))
+    }
+    items = [
+        _item_view(position, slot, contents[slot.item_id], answers.get(position), media_url)
+        for position, slot in enumerate(layout.slots)
+    ]
     return {
         "id": attempt.id,
         **timing(attempt, at),
         "show_score": bool(definition.get("show_score")),
         "current_position": attempt.current_position,
-        "sections": sections_view(attempt, definition, at, counts),
+        "sections": sections_view(attempt, definition, at, list(layout.section_counts)),
         "items": items,
     }
 
 
-def _item_view(frozen: AttemptItem, item: Item, response: Response, media_url) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    text_by_label = {label: html for label, html in item.options}
+def _item_view(position, slot, content, stored, media_url) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    answer, flagged, seq = stored or (None, False, 0)
     options = []
-    for index, label in enumerate(frozen.option_order):
-        shown = str(index + 1) if item.item_type == "likert" else chr(ord("A") + index)
-        options.append({"index": index, "label": shown, "html": text_by_label[label]})
+    for index, label in enumerate(slot.option_order):
+        shown = str(index + 1) if content.item_type == "likert" else chr(ord("A") + index)
+        options.append({"index": index, "label": shown, "html": content.options_html[label]})
     return {
-        "position": frozen.position,
-        "section": frozen.section_index,
-        "type": CLIENT_TYPE.get(item.item_type, item.item_type),
-        "stem_html": item.stem_html,
-        "image_url": media_url(item.image_sha256) if item.image_sha256 else None,
+        "position": position,
+        "section": slot.section_index,
+        "type": CLIENT_TYPE.get(content.item_type, content.item_type),
+        "stem_html": content.stem_html,
+        "image_url": media_url(content.image_sha256) if content.image_sha256 else None,
         "options": options,
-        "answer": from_canonical(frozen.option_order, response.answer),
-        "flagged": response.flagged,
-        "seq": response.client_seq,
+        "answer": from_canonical(slot.option_order, answer),
+        "flagged": bool(flagged),
+        "seq": int(seq or 0),
     }

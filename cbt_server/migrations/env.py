@@ -92,7 +92,10 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    from cbt_server.db import maintenance_writes
+
+    # A schema change is an offline maintenance step, outside the request write path.
+    with maintenance_writes(), connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

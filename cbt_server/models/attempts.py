@@ -147,11 +147,31 @@ class LoginSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
+#: Columns whose change alone is not news for the proctor's monitor (a sign of life, the page's
+#: position, counters); any other change moves ``updated_at``.
+QUIET_COLUMNS = frozenset(
+    {"last_seen_at", "last_heartbeat_event_at", "current_position", "updated_at"}
+)
+
+
 @event.listens_for(Attempt, "before_insert")
-@event.listens_for(Attempt, "before_update")
-def _stamp(_mapper, _connection, attempt: Attempt) -> None:  # type: ignore[no-untyped-def]
-    # Any change to an attempt (state, clock, last seen) moves its stamp; the monitor's
-    # incremental refresh relies on it. Time comes from the application's clock.
+def _stamp_new(_mapper, _connection, attempt: Attempt) -> None:  # type: ignore[no-untyped-def]
     from cbt_server.clock import now
 
     attempt.updated_at = now()
+
+
+@event.listens_for(Attempt, "before_update")
+def _stamp(_mapper, _connection, attempt: Attempt) -> None:  # type: ignore[no-untyped-def]
+    # A real change to a seat (state, clock, address) moves its stamp, so the monitor's
+    # incremental refresh sends it; a last-seen stamp alone does not. Time comes from the
+    # application's clock.
+    from sqlalchemy import inspect
+
+    from cbt_server.clock import now
+
+    state = inspect(attempt)
+    for attr in state.mapper.column_attrs:
+        if attr.key not in QUIET_COLUMNS and state.attrs[attr.key].history.has_changes():
+            attempt.updated_at = now()
+            return

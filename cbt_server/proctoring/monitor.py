@@ -9,11 +9,12 @@ table instead of reloading it (and reloads it in full now and then, for roster c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, or_, select
 
 from cbt_server.delivery import clockwork
+from cbt_server.delivery.presence import DISCONNECTED_AFTER
 from cbt_server.models import (
     Attempt,
     AttemptEvent,
@@ -25,7 +26,6 @@ from cbt_server.models import (
     db,
 )
 
-DISCONNECTED_AFTER = timedelta(seconds=30)
 COUNTED_EVENTS = ("focus_lost", "reload", "fullscreen_exit", "copy_attempt", "paste_attempt")
 
 
@@ -67,7 +67,9 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
             Response.attempt_id.in_(own), Response.saved_at > since
         )
         changed_by_event = select(AttemptEvent.attempt_id).where(
-            AttemptEvent.attempt_id.in_(own), AttemptEvent.at > since
+            AttemptEvent.attempt_id.in_(own),
+            AttemptEvent.at > since,
+            AttemptEvent.kind != "heartbeat",  # the connection history is not news
         )
         # A seat without an attempt changes status by logging in (or being logged out).
         roster = select(Enrolment.user_id).where(Enrolment.session_id == session.id)
@@ -75,9 +77,14 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
             LoginSession.user_id.in_(roster),
             or_(LoginSession.created_at > since, LoginSession.revoked_at > since),
         )
+        # Silent for longer than the threshold since the last refresh: newly disconnected.
+        went_silent = Attempt.last_seen_at.between(
+            since - DISCONNECTED_AFTER, at - DISCONNECTED_AFTER
+        )
         base = base.where(
             or_(
                 Attempt.updated_at > since,
+                went_silent,
                 Attempt.id.in_(changed_by_answer),
                 Attempt.id.in_(changed_by_event),
                 User.id.in_(changed_by_login),
@@ -118,6 +125,19 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
             )
         )
     return result
+
+
+def presence(session: ExamSession, at: datetime) -> list[tuple[int, float]]:
+    """Seconds since each running seat was last seen: sent with every refresh, because a
+    last-seen stamp alone does not mark a seat as changed."""
+    rows = db.session.execute(
+        select(Attempt.enrolment_id, Attempt.last_seen_at).where(
+            Attempt.session_id == session.id,
+            Attempt.state.in_(("in_progress", "paused")),
+            Attempt.last_seen_at.is_not(None),
+        )
+    )
+    return [(enrolment, round((at - seen).total_seconds(), 1)) for enrolment, seen in rows]
 
 
 def _status(attempt: Attempt | None, logged_in: bool) -> str:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -37,7 +38,16 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def _load_user(user_id: str):  # type: ignore[no-untyped-def]
-    return accounts.load_user(user_id)
+    """The user and their live login in one query; a revoked login loads nobody."""
+    try:
+        uid = int(user_id)
+    except ValueError:
+        return None
+    found = login_sessions.load_live_user(session.get(LOGIN_SESSION_KEY), uid)
+    if found is None:
+        return None
+    user, g.login_last_seen = found
+    return user
 
 
 class LoginForm(FlaskForm):
@@ -57,7 +67,7 @@ def login():  # type: ignore[no-untyped-def]
             return render_template("auth/login.html", form=form), 401
         try:
             if user.role == "participant":
-                delivery.check_device_at_login(user, request.cookies.get(DEVICE_COOKIE))
+                delivery.check_device_at_login(user.id, request.cookies.get(DEVICE_COOKIE))
         except DeliveryError as refused:
             flash(delivery_message(refused.code), "error")
             return render_template("auth/login.html", form=form), refused.status
@@ -87,11 +97,16 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.before_app_request
 def _check_login_session():  # type: ignore[no-untyped-def]
     """A revoked login (logout elsewhere, a proctor's reset) ends here, whatever the cookie says."""
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    if request.endpoint == "static":
         return None
-    if not login_sessions.is_live(session.get(LOGIN_SESSION_KEY), current_user.id):
-        logout_user()
-        session.clear()
+    if not current_user.is_authenticated:
+        if "_user_id" in session:  # logged in by the cookie, but the login was revoked
+            logout_user()
+            session.clear()
+        return None
+    last_seen = g.get("login_last_seen")
+    if last_seen is not None:
+        login_sessions.touch_if_due(session[LOGIN_SESSION_KEY], last_seen)
     return None
 
 

@@ -1,10 +1,32 @@
-"""Error pages for people, JSON errors for the API."""
+"""Error pages for people, JSON errors for the API.
+
+A database that cannot take the request right now (locked past the busy timeout, read-only, full,
+unreachable, a serialisation conflict, an exhausted connection pool) is a *retryable* failure:
+the client gets 503 with ``Retry-After`` and keeps what it was sending, never a 500 and never a
+2xx for something that was not committed.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+from contextlib import suppress
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+#: seconds a client should wait before retrying after a retryable database failure
+RETRY_AFTER_SECONDS = 3
+RETRYABLE_DATABASE_ERRORS = (
+    sa_exc.OperationalError,  # locked, busy, read-only, disk full, I/O error, connection lost
+    sa_exc.InternalError,  # PostgreSQL: read-only transaction, and the like
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # no pooled connection free in time
+)
 
 
 def _wants_json() -> bool:
@@ -18,14 +40,44 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
-        return _render(
+        response = _render(
             error.code or 500,
             (error.name or "error").lower().replace(" ", "_"),
             error.description or "",
         )
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response[0].headers["Retry-After"] = str(retry_after)
+        return response
+
+    for kind in RETRYABLE_DATABASE_ERRORS:
+        app.register_error_handler(kind, _database_unavailable)
+
+
+def _database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+    from cbt_server.models import db
+
+    log.warning("database unavailable, answered 503: %s", str(error).splitlines()[0][:300])
+    # The connection itself may be gone; the pool recovers it on the next request.
+    with suppress(sa_exc.SQLAlchemyError):
+        db.session.rollback()
+    message = _("Server sedang sibuk atau basis data tidak dapat ditulis. Coba lagi sebentar lagi.")
+    if _wants_json():
+        body = jsonify(error="unavailable", message=message)
+    else:
+        body = make_response(
+            render_template(
+                "errors/unavailable.html", message=message, retry_after=RETRY_AFTER_SECONDS
+            )
+        )
+    body.status_code = 503
+    body.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return body
 
 
 def _render(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
     if _wants_json():
         return jsonify(error=code, message=message), status
-    return render_template("errors/error.html", status=status, message=message), status
+    return make_response(render_template("errors/error.html", status=status, message=message)), (
+        status
+    )

@@ -36,7 +36,7 @@ class StartForm(FlaskForm):
 
 @bp.route("/", methods=["GET", "POST"])
 def entry():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user)
+    entry = delivery.current_enrolment(current_user.id)
     if entry.attempt is not None and entry.attempt.state in (
         AttemptState.IN_PROGRESS,
         AttemptState.PAUSED,
@@ -49,7 +49,7 @@ def entry():  # type: ignore[no-untyped-def]
     status = 200
     if form.validate_on_submit():
         try:
-            accepted = delivery.check_token(current_user, form.token.data or "")
+            accepted = delivery.check_token(current_user.id, form.token.data or "")
         except DeliveryError as refused:
             flash(delivery_message(refused.code), "error")
             status = refused.status
@@ -65,7 +65,7 @@ def entry():  # type: ignore[no-untyped-def]
 def confirm():  # type: ignore[no-untyped-def]
     from flask import session
 
-    entry = delivery.current_enrolment(current_user)
+    entry = delivery.current_enrolment(current_user.id)
     if entry.session is None or session.get(TOKEN_OK) != entry.session.id:
         return redirect(url_for("exam.entry"))
     form = StartForm()
@@ -77,8 +77,8 @@ def confirm():  # type: ignore[no-untyped-def]
 
 def _bind_and_take():  # type: ignore[no-untyped-def]
     try:
-        _attempt, device = delivery.start_or_resume(
-            current_user, request.cookies.get(DEVICE_COOKIE)
+        _attempt_id, device = delivery.start_or_resume(
+            current_user.id, request.cookies.get(DEVICE_COOKIE), request.remote_addr
         )
     except DeliveryError as refused:
         if refused.code == "attempt_closed":
@@ -97,7 +97,7 @@ def _bind_and_take():  # type: ignore[no-untyped-def]
 
 @bp.get("/take")
 def take():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user)
+    entry = delivery.current_enrolment(current_user.id)
     if entry.attempt is None:
         return redirect(url_for("exam.entry"))
     if entry.attempt.state in FINISHED:
@@ -112,14 +112,14 @@ def take():  # type: ignore[no-untyped-def]
 
 @bp.get("/finish")
 def finish():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user)
+    entry = delivery.current_enrolment(current_user.id)
     if entry.attempt is None:
         return redirect(url_for("exam.entry"))
     if entry.attempt.state not in FINISHED:
         # Someone opened the finish page early: the server decides whether time is up.
         with suppress(DeliveryError):
-            delivery.refresh(current_user, request.cookies.get(DEVICE_COOKIE))
-        entry = delivery.current_enrolment(current_user)
+            delivery.refresh(current_user.id, request.cookies.get(DEVICE_COOKIE))
+        entry = delivery.current_enrolment(current_user.id)
         if entry.attempt.state not in FINISHED:  # type: ignore[union-attr]
             return redirect(url_for("exam.take"))
     return render_template("exam/finish.html", summary=finish_summary(entry))

@@ -210,6 +210,7 @@ def monitor_data(session_id: int):  # type: ignore[no-untyped-def]
         token=session.token,
         token_rotates_in=(rotation - at).total_seconds() if rotation else None,
         seats=[s.as_dict() for s in seats],
+        presence=monitor.presence(session, at) if since is not None else [],
     )
 
 

@@ -7,7 +7,7 @@ const form = document.getElementById("act-form");
 const csrf = form.querySelector("input[name=csrf_token]").value;
 const tbody = document.getElementById("seats");
 const result = document.getElementById("act-result");
-const seats = new Map();          // enrolment_id -> {seat, at}: at = performance.now() on receipt
+const seats = new Map();          // enrolment_id -> {seat, at, seenAt}: performance.now() on receipt
 const rows = new Map();           // enrolment_id -> {tr, box, cells}
 const selected = new Set();
 let since = null;
@@ -24,6 +24,9 @@ const FULL_EVERY_MS = 30000;
 // server time: a save stamped just before that moment but committed just after the monitor read
 // would otherwise be missed until the next full refresh.
 const SINCE_OVERLAP_MS = 10000;
+// The server stamps "last seen" at most every 20 s and heartbeats come every 15 s: a seat is
+// disconnected after 45 s of silence (cbt_server/delivery/presence.py).
+const DISCONNECTED_AFTER_S = 45;
 const COLUMNS = ["seat", "name", "status", "answered", "flagged", "remaining", "last-seen", "ip",
                  "focus", "reloads"];
 
@@ -39,7 +42,8 @@ function age(entry) { return (performance.now() - entry.at) / 1000; }
 
 function lastSeen(entry) {
   const s = entry.seat.last_seen_seconds;
-  return s === null || s === undefined ? null : s + age(entry);
+  const since = entry.seenAt === undefined ? entry.at : entry.seenAt;
+  return s === null || s === undefined ? null : s + (performance.now() - since) / 1000;
 }
 
 function remaining(entry) {
@@ -50,7 +54,9 @@ function remaining(entry) {
 
 function effectiveStatus(entry) {
   const seen = lastSeen(entry);
-  if (entry.seat.status === "in_progress" && (seen === null || seen > 30)) return "disconnected";
+  if (entry.seat.status === "in_progress" && (seen === null || seen > DISCONNECTED_AFTER_S)) {
+    return "disconnected";
+  }
   return entry.seat.status;
 }
 
@@ -193,6 +199,14 @@ async function poll() {
     const at = performance.now();
     if (data.full) { seats.clear(); lastFull = at; }
     for (const seat of data.seats) seats.set(seat.enrolment_id, { seat, at });
+    // Last-seen ages of every running seat, also of those that did not change otherwise.
+    for (const [id, secondsAgo] of data.presence || []) {
+      const entry = seats.get(id);
+      if (entry) {
+        entry.seat.last_seen_seconds = secondsAgo;
+        entry.seenAt = at;
+      }
+    }
     since = nextSince(data.server_time);
     setText(document.querySelector("[data-testid=session-token]"), data.token || "—");
     tokenRotatesAt = data.token_rotates_in === null ? null : at + data.token_rotates_in * 1000;

@@ -11,7 +11,7 @@ from cbt_server.delivery import answers
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.timer import SAVE_GRACE_SECONDS
-from cbt_server.delivery.views import attempt_view, timing
+from cbt_server.delivery.views import attempt_view
 from cbt_server.web.auth import DEVICE_COOKIE
 from cbt_server.web.guards import require_roles
 from cbt_server.web.messages import delivery_message
@@ -41,52 +41,55 @@ def _body() -> dict:
 
 @bp.get("/attempt")
 def attempt():  # type: ignore[no-untyped-def]
-    found, definition = delivery.refresh(current_user, _device())
+    found, definition = delivery.refresh(current_user.id, _device())
     view = attempt_view(found, definition, now(), lambda sha: url_for("media.file", sha256=sha))
     return jsonify(attempt=view, csrf_token=generate_csrf(), save_grace_seconds=SAVE_GRACE_SECONDS)
 
 
 @bp.post("/attempt/answers")
 def save():  # type: ignore[no-untyped-def]
-    saves = answers.parse_saves(request.get_json(silent=True))
-    acks, found = answers.save_answers(current_user, _device(), saves)
+    payload = request.get_json(silent=True)
+    saves = answers.parse_saves(payload)
+    where = answers.parse_position(payload)
+    acks, state = answers.save_answers(
+        current_user.id, _device(), saves, where, ip=request.remote_addr
+    )
     return jsonify(
-        acks=[{"position": a.position, "seq": a.seq, "status": a.status} for a in acks],
-        **timing(found, now()),
+        acks=[{"position": a.position, "seq": a.seq, "status": a.status} for a in acks], **state
     )
 
 
 @bp.post("/attempt/position")
 def position():  # type: ignore[no-untyped-def]
-    found = answers.touch(
-        current_user, _device(), position=_body().get("position"), ip=request.remote_addr
+    state = answers.touch(
+        current_user.id, _device(), position=_body().get("position"), ip=request.remote_addr
     )
-    return jsonify(**timing(found, now()))
+    return jsonify(**state)
 
 
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
     payload = request.get_json(silent=True) or {}
     where = payload.get("position") if isinstance(payload, dict) else None
-    found = answers.touch(
-        current_user, _device(), position=where, heartbeat=True, ip=request.remote_addr
+    state = answers.touch(
+        current_user.id, _device(), position=where, heartbeat=True, ip=request.remote_addr
     )
-    return jsonify(**timing(found, now()))
+    return jsonify(**state)
 
 
 @bp.post("/attempt/events")
 def events():  # type: ignore[no-untyped-def]
-    stored = answers.record_events(current_user, _device(), _body())
+    stored = answers.record_events(current_user.id, _device(), _body())
     return jsonify(stored=stored)
 
 
 @bp.post("/attempt/sections/<int:index>/finish")
 def finish_section(index: int):  # type: ignore[no-untyped-def]
-    found = answers.finish_section(current_user, _device(), index)
-    return jsonify(**timing(found, now()))
+    state = answers.finish_section(current_user.id, _device(), index)
+    return jsonify(**state)
 
 
 @bp.post("/attempt/submit")
 def submit():  # type: ignore[no-untyped-def]
-    found = delivery.submit(current_user, _device())
-    return jsonify(state=found.state, finish_url=url_for("exam.finish"))
+    state = delivery.submit(current_user.id, _device())
+    return jsonify(state=state, finish_url=url_for("exam.finish"))

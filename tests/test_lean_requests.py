@@ -1,0 +1,124 @@
+"""What one exam request costs the database: a save, a heartbeat and a load of the test are a few
+statements in at most one short write transaction (the battery, the items and the attempt's frozen
+layout come from memory), and only real changes move a seat's ``updated_at``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from cbt_server.models import Attempt, db
+from tests.builders import FIXTURE_BANKS, Participant, make_session
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+
+@pytest.fixture
+def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
+    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+    return make_session(app, participants=2)
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends, transaction control (BEGIN/COMMIT) aside."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _writes(sql: list[str]) -> list[str]:
+    return [s for s in sql if s.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+
+
+def _ready(app: Flask, lab) -> tuple[Participant, dict]:  # type: ignore[no-untyped-def]
+    person = Participant(app, *lab.participants[0])
+    attempt = person.begin(lab.token)
+    first = next(i for i in attempt["items"] if i["section"] == 0 and i["type"] != "short")
+    assert person.save(first["position"], [0], 1).status_code == 200  # warms the caches
+    return person, first
+
+
+def test_a_save_is_at_most_five_statements(app: Flask, lab, clock) -> None:  # type: ignore[no-untyped-def]
+    person, item = _ready(app, lab)
+    clock.advance(1)
+    with statements(app) as sql:
+        response = person.save(item["position"], [1], 2)
+    assert response.status_code == 200
+    assert response.get_json()["acks"] == [
+        {"position": item["position"], "seq": 2, "status": "saved"}
+    ]
+    assert len(sql) <= 5, "\n".join(sql)
+    assert not any("battery_versions" in s or "FROM items" in s for s in sql), sql
+    assert len(_writes(sql)) == 1, sql  # the answer; last-seen is not due after 1 s
+
+
+def test_a_save_with_the_last_seen_stamp_due_is_still_one_short_transaction(
+    app: Flask, lab, clock
+) -> None:  # type: ignore[no-untyped-def]
+    person, item = _ready(app, lab)
+    clock.advance(25)
+    with statements(app) as sql:
+        assert person.save(item["position"], [1], 2).status_code == 200
+    assert len(sql) <= 5, "\n".join(sql)
+    assert [s.split()[0:3] for s in _writes(sql)] == [
+        ["UPDATE", "responses", "SET"],
+        ["UPDATE", "attempts", "SET"],
+    ]
+
+
+def test_a_heartbeat_with_nothing_due_writes_nothing(app: Flask, lab, clock) -> None:  # type: ignore[no-untyped-def]
+    person, item = _ready(app, lab)
+    clock.advance(5)
+    with statements(app) as sql:
+        response = person.post("/heartbeat", {"position": item["position"]})
+    assert response.status_code == 200
+    assert _writes(sql) == [] and len(sql) <= 3, sql
+    clock.advance(20)  # now the last-seen stamp is due
+    with statements(app) as sql:
+        assert person.post("/heartbeat", {"position": item["position"]}).status_code == 200
+    assert len(_writes(sql)) >= 1
+
+
+def test_loading_the_test_reads_and_writes_nothing_it_need_not(app: Flask, lab, clock) -> None:  # type: ignore[no-untyped-def]
+    person, _item = _ready(app, lab)
+    clock.advance(1)
+    with statements(app) as sql:
+        response = person.client.get("/api/v1/attempt")
+    assert response.status_code == 200
+    assert _writes(sql) == [] and len(sql) <= 3, sql
+
+
+def test_a_last_seen_stamp_alone_does_not_move_the_seat_for_the_monitor(
+    app: Flask, lab, clock
+) -> None:  # type: ignore[no-untyped-def]
+    person, item = _ready(app, lab)
+
+    def stamp() -> tuple:  # type: ignore[type-arg]
+        with app.app_context():
+            attempt = db.session.scalar(db.select(Attempt))
+            return attempt.updated_at, attempt.last_seen_at
+
+    before, _ = stamp()
+    clock.advance(25)
+    assert person.post("/heartbeat", {"position": item["position"]}).status_code == 200
+    after, seen = stamp()
+    assert seen == clock.now() and after == before
+    clock.advance(60)  # silent longer than the disconnection threshold, then back
+    assert person.post("/heartbeat", {"position": item["position"]}).status_code == 200
+    back, _ = stamp()
+    assert back == clock.now()
