@@ -7,7 +7,6 @@ from datetime import datetime
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from cbt_server.models.base import UTCDateTime, db
 
@@ -34,10 +33,15 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        """Hash by role (accounts/passwords.py): set the role first."""
+        from cbt_server.accounts.passwords import hash_password
+
+        self.password_hash = hash_password(password, self.role)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        from cbt_server.accounts.passwords import check_password
+
+        return check_password(self.password_hash, password)
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
