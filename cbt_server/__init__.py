@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_extensions(app)
     _configure_blueprints(app)
     _configure_cli(app)
+    _configure_throttle(app)
     return app
 
 
@@ -53,6 +54,23 @@ def _configure_blueprints(app: Flask) -> None:
     from cbt_server.web import register_blueprints
 
     register_blueprints(app)
+
+
+def _configure_throttle(app: Flask) -> None:
+    """The per-host flood throttle in front of everything (cbt_server/limits/throttle.py)."""
+    from pathlib import Path
+
+    from cbt_server.limits.throttle import Throttle, ThrottleMiddleware
+
+    rate = float(app.config["CBT_THROTTLE_RATE"])
+    if rate <= 0:
+        return
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    throttle = Throttle(instance / "throttle.bin", rate, float(app.config["CBT_THROTTLE_BURST"]))
+    app.wsgi_app = ThrottleMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, throttle, app.config["CBT_THROTTLE_EXEMPT"]
+    )
 
 
 def _configure_cli(app: Flask) -> None:

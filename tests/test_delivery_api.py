@@ -340,7 +340,7 @@ def test_integrity_events_are_stored_with_server_time(app: Flask, lab, clock):  
             ]
         },
     )
-    assert response.get_json() == {"stored": 5}
+    assert response.get_json() == {"stored": 5, "dropped": 0}
     assert person.post("/events", {"events": [{"kind": "hack"}]}).status_code == 400
     clock.advance(21)  # the last-seen stamp (and with it the connection history) is due
     person.post("/heartbeat", {"position": 0})

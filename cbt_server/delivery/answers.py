@@ -20,16 +20,19 @@ from sqlalchemy import select, update
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery import clockwork, frozen, presence
-from cbt_server.delivery.errors import DeliveryError, refuse
+from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.service import load_current, load_for_update
 from cbt_server.delivery.views import timing
+from cbt_server.limits import budgets
 from cbt_server.models import Attempt, AttemptEvent, Response, db
 
 MAX_SAVES_PER_REQUEST = 200
 MAX_SHORT_ANSWER = 500
 #: sequence numbers and positions are stored as 32-bit integers (PostgreSQL INTEGER)
 MAX_INT = 2**31 - 1
+#: integrity events kept per attempt; a page that sends more cannot fill the database
+MAX_EVENTS_STORED = 2000
 EVENT_KINDS = frozenset(
     {
         "focus_lost",
@@ -237,8 +240,12 @@ def touch(
     return state
 
 
-def record_events(user_id: int, device_token: str | None, payload: Any) -> int:
-    """Store integrity events (focus lost, reload, copy attempts ...) with the server's time."""
+def record_events(user_id: int, device_token: str | None, payload: Any) -> tuple[int, int]:
+    """Store integrity events (focus lost, reload, copy attempts ...) with the server's time.
+
+    Only while the attempt is open, within the events budget per attempt, and up to
+    :data:`MAX_EVENTS_STORED` per attempt (beyond, they are counted as dropped). Returns
+    (stored, dropped)."""
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list) or len(events) > 100:
         raise refuse("bad_request", 'body must be {"events": [...]} with at most 100 events')
@@ -251,13 +258,28 @@ def record_events(user_id: int, device_token: str | None, payload: Any) -> int:
         clean.append(
             (kind, detail if isinstance(detail, dict) and len(str(detail)) < 500 else None)
         )
+    error: DeliveryError | None = None
+    kept: list = []
     with write_transaction():
         attempt, _definition, _expired = load_for_update(user_id, device_token)
         at = now()
-        for kind, detail in clean:
-            db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=at, detail=detail))
-        presence.mark_seen(attempt, at)
-    return len(clean)
+        if attempt.state in FINISHED:
+            error = refuse("attempt_closed")
+        else:
+            try:
+                budgets.check(budgets.EVENT_REQUESTS_PER_ATTEMPT, attempt.id, at)
+            except budgets.OverBudget as limited:
+                error = too_many(limited.retry_after)
+        if error is None:
+            budgets.spend(budgets.EVENT_REQUESTS_PER_ATTEMPT, attempt.id, at)
+            kept = clean[: max(0, MAX_EVENTS_STORED - attempt.events_stored)]
+            for kind, detail in kept:
+                db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=at, detail=detail))
+            attempt.events_stored += len(kept)
+            presence.mark_seen(attempt, at)
+    if error is not None:
+        raise error
+    return len(kept), len(clean) - len(kept)
 
 
 def finish_section(user_id: int, device_token: str | None, index: int) -> dict[str, Any]:

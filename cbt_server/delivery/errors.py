@@ -8,16 +8,24 @@ class DeliveryError(Exception):
 
     status = 409
 
-    def __init__(self, code: str, status: int | None = None, detail: str = "") -> None:
+    def __init__(
+        self, code: str, status: int | None = None, detail: str = "", retry_after: int | None = None
+    ) -> None:
         super().__init__(detail or code)
         self.code = code
         self.detail = detail
+        #: seconds to wait before trying again (429: a spent budget)
+        self.retry_after = retry_after
         if status is not None:
             self.status = status
 
 
 def refuse(code: str, detail: str = "") -> DeliveryError:
     return DeliveryError(code, STATUS.get(code, 409), detail)
+
+
+def too_many(retry_after: int) -> DeliveryError:
+    return DeliveryError("too_many_requests", 429, retry_after=retry_after)
 
 
 STATUS = {
@@ -33,4 +41,5 @@ STATUS = {
     "deadline_passed": 409,
     "section_closed": 409,
     "bad_request": 400,
+    "too_many_requests": 429,
 }

@@ -22,9 +22,10 @@ from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery import clockwork, frozen
 from cbt_server.delivery.assembly import assemble
-from cbt_server.delivery.errors import DeliveryError, refuse
+from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.grading import grade_attempt
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState, Move, next_state
+from cbt_server.limits import budgets
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -79,17 +80,24 @@ def current_enrolment(user_id: int, at: datetime | None = None) -> Entry:
 
 
 def check_token(user_id: int, given: str) -> Entry:
-    """Accept the session token the proctor announced, or refuse with why."""
+    """Accept the session token the proctor announced, or refuse with why. Wrong tokens are
+    counted: a participant cannot try tokens faster than the budget allows."""
     entry = current_enrolment(user_id)
     if entry.session is None:
         raise refuse("not_enrolled")
     at = now()
+    try:
+        budgets.check(budgets.WRONG_TOKENS_PER_PARTICIPANT, user_id, at)
+    except budgets.OverBudget as limited:
+        raise too_many(limited.retry_after) from None
     if at < entry.session.starts_at:
         raise refuse("session_not_open")
     if at > entry.session.ends_at:
         raise refuse("session_closed")
     verdict = token_matches(current_token(entry.session.id), given, at)
     if verdict != "ok":
+        with write_transaction():
+            budgets.spend(budgets.WRONG_TOKENS_PER_PARTICIPANT, user_id, at)
         raise refuse(verdict)
     return entry
 

@@ -14,6 +14,7 @@ from cbt_server.models.attempts import (
     AttemptItem,
     AttemptScore,
     AttemptSection,
+    LateAnswer,
     LoginSession,
     Response,
 )
@@ -22,6 +23,7 @@ from cbt_server.models.banks import BankVersion, Item, ItemKey, MediaFile
 from cbt_server.models.base import db
 from cbt_server.models.batteries import BatteryVersion
 from cbt_server.models.competencies import Competency, JobFamily, Position, PositionRequirement
+from cbt_server.models.operations import RateCounter, ServerClock
 from cbt_server.models.people import ROLES, User
 from cbt_server.models.sessions import Enrolment, ExamSession, SessionNote, SessionProctor
 
@@ -33,7 +35,10 @@ __all__ = [
     "AttemptRegrade",
     "AttemptScore",
     "AttemptSection",
+    "LateAnswer",
     "LoginSession",
+    "RateCounter",
+    "ServerClock",
     "Regrade",
     "Response",
     "AuditEntry",

@@ -51,6 +51,10 @@ class Attempt(db.Model):
     paused_seconds: Mapped[int] = mapped_column(default=0)
     #: moves on every state or clock change, so the proctor monitor can send only what changed
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: integrity events kept for this attempt (capped: a page cannot fill the database)
+    events_stored: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: time given back because the server was down (seconds; also in paused/extra for reports)
+    outage_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
 
     sections: Mapped[list[AttemptSection]] = relationship(
         order_by="AttemptSection.section_index", back_populates="attempt"
@@ -116,6 +120,36 @@ class AttemptEvent(db.Model):
     detail: Mapped[dict | None] = mapped_column(JSONType)
 
 
+class LateAnswer(db.Model):
+    """An answer that reached the server after its attempt closed (a PC that was cut off, a
+    rescue file collected by a proctor). Kept apart, never graded, until an assessor decides."""
+
+    __tablename__ = "late_answers"
+    __table_args__ = (
+        CheckConstraint("source IN ('page', 'rescue_file')", name="source"),
+        CheckConstraint("decision IN ('accepted', 'rejected')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    answer: Mapped[list | str | None] = mapped_column(JSONType(none_as_null=True))
+    flagged: Mapped[bool] = mapped_column(default=False)
+    client_seq: Mapped[int]
+    #: how long before it was sent the PC says it was given (ms, a duration of the PC's
+    #: monotonic clock, never its wall clock); information for the assessor, not proof
+    age_ms: Mapped[int | None]
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: page (the exam page sent it) | rescue_file (a proctor uploaded the PC's file)
+    source: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
+
+
 class AttemptScore(db.Model):
     """Scores per section, competency/scale and in total, with the proficiency level."""
 
@@ -150,7 +184,7 @@ class LoginSession(db.Model):
 #: Columns whose change alone is not news for the proctor's monitor (a sign of life, the page's
 #: position, counters); any other change moves ``updated_at``.
 QUIET_COLUMNS = frozenset(
-    {"last_seen_at", "last_heartbeat_event_at", "current_position", "updated_at"}
+    {"last_seen_at", "last_heartbeat_event_at", "current_position", "updated_at", "events_stored"}
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from cbt_server import audit
 from cbt_server.accounts import login_sessions
+from cbt_server.accounts.service import forget_failed_logins
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery import clockwork
@@ -198,6 +199,7 @@ def reset_login(
     with write_transaction():
         for enrolment, user in _targets(session, enrolment_ids):
             login_sessions.revoke_all(user.id)
+            forget_failed_logins(user.id)  # a locked-out participant can log in again
             attempt = db.session.scalar(
                 select(Attempt).where(Attempt.enrolment_id == enrolment.id).with_for_update()
             )

@@ -28,7 +28,8 @@ from cbt_server.db import write_transaction
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.extensions import LANG_COOKIE, login_manager
-from cbt_server.web.messages import delivery_message
+from cbt_server.limits import budgets
+from cbt_server.web.messages import delivery_message, too_many_tries
 
 DEVICE_COOKIE = "cbt_device"
 LOGIN_SESSION_KEY = "lsid"
@@ -61,7 +62,15 @@ def login():  # type: ignore[no-untyped-def]
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.login.data or "", form.password.data or "")
+        try:
+            user = accounts.log_in(
+                form.login.data or "", form.password.data or "", request.remote_addr
+            )
+        except budgets.OverBudget as limited:
+            flash(too_many_tries(limited.retry_after), "error")
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(limited.retry_after)
+            return response
         if user is None:
             flash(_("Nama pengguna atau kata sandi salah."), "error")
             return render_template("auth/login.html", form=form), 401
@@ -73,6 +82,7 @@ def login():  # type: ignore[no-untyped-def]
             return render_template("auth/login.html", form=form), refused.status
         with write_transaction():
             session_id = login_sessions.open_login_session(user.id, request.remote_addr)
+            accounts.forget_failed_logins(user.id)
         session.clear()
         login_user(user)
         session[LOGIN_SESSION_KEY] = session_id

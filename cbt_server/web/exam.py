@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -17,7 +17,7 @@ from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.summary import entry_summary, finish_summary
 from cbt_server.web.auth import DEVICE_COOKIE
 from cbt_server.web.guards import require_roles
-from cbt_server.web.messages import delivery_message
+from cbt_server.web.messages import delivery_message, refusal_message
 
 bp = Blueprint("exam", __name__, url_prefix="/exam")
 require_roles(bp, "participant")
@@ -46,19 +46,24 @@ def entry():  # type: ignore[no-untyped-def]
     if entry.attempt is not None and entry.attempt.state in FINISHED:
         return redirect(url_for("exam.finish"))
     form = TokenForm()
-    status = 200
+    status, retry_after = 200, None
     if form.validate_on_submit():
         try:
             accepted = delivery.check_token(current_user.id, form.token.data or "")
         except DeliveryError as refused:
-            flash(delivery_message(refused.code), "error")
-            status = refused.status
+            flash(refusal_message(refused), "error")
+            status, retry_after = refused.status, refused.retry_after
         else:
             from flask import session
 
             session[TOKEN_OK] = accepted.session.id  # type: ignore[union-attr]
             return redirect(url_for("exam.confirm"))
-    return render_template("exam/entry.html", form=form, summary=entry_summary(entry)), status
+    response = make_response(
+        render_template("exam/entry.html", form=form, summary=entry_summary(entry)), status
+    )
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/confirm", methods=["GET", "POST"])

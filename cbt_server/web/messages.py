@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 DELIVERY_MESSAGES = {
@@ -22,7 +23,25 @@ DELIVERY_MESSAGES = {
     "section_closed": _l("Bagian ini sudah ditutup; jawabannya tidak dapat diubah lagi."),
     "bad_request": _l("Permintaan tidak valid."),
     "not_logged_in": _l("Sesi login Anda berakhir. Silakan masuk kembali."),
+    "too_many_requests": _l("Terlalu banyak permintaan. Coba lagi sebentar lagi."),
 }
+
+
+def too_many_tries(retry_after: int) -> str:
+    """A refusal for a spent budget (429), with the wait in whole minutes or seconds."""
+    if retry_after >= 90:
+        return _(
+            "Terlalu banyak percobaan. Coba lagi dalam %(n)d menit, atau minta bantuan pengawas.",
+            n=(retry_after + 59) // 60,
+        )
+    return _("Terlalu banyak percobaan. Coba lagi dalam %(n)d detik.", n=retry_after)
+
+
+def refusal_message(refused) -> str:  # type: ignore[no-untyped-def]
+    """The participant's text for a :class:`~cbt_server.delivery.errors.DeliveryError`."""
+    if refused.code == "too_many_requests" and refused.retry_after:
+        return too_many_tries(refused.retry_after)
+    return delivery_message(refused.code)
 
 
 def delivery_message(code: str) -> str:

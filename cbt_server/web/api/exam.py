@@ -14,7 +14,7 @@ from cbt_server.delivery.timer import SAVE_GRACE_SECONDS
 from cbt_server.delivery.views import attempt_view
 from cbt_server.web.auth import DEVICE_COOKIE
 from cbt_server.web.guards import require_roles
-from cbt_server.web.messages import delivery_message
+from cbt_server.web.messages import refusal_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 require_roles(bp, "participant", json=True)
@@ -22,10 +22,14 @@ require_roles(bp, "participant", json=True)
 
 @bp.errorhandler(DeliveryError)
 def _refused(error: DeliveryError):  # type: ignore[no-untyped-def]
-    body = {"error": error.code, "message": delivery_message(error.code)}
+    body = {"error": error.code, "message": refusal_message(error)}
     if error.detail:
         body["detail"] = error.detail
-    return jsonify(body), error.status
+    response = jsonify(body)
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _device() -> str | None:
@@ -79,8 +83,8 @@ def heartbeat():  # type: ignore[no-untyped-def]
 
 @bp.post("/attempt/events")
 def events():  # type: ignore[no-untyped-def]
-    stored = answers.record_events(current_user.id, _device(), _body())
-    return jsonify(stored=stored)
+    stored, dropped = answers.record_events(current_user.id, _device(), _body())
+    return jsonify(stored=stored, dropped=dropped)
 
 
 @bp.post("/attempt/sections/<int:index>/finish")
