@@ -10,7 +10,9 @@ timeout = 60
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    """Each worker runs the background sweep of expired attempts (safe in parallel)."""
-    from cbt_server.delivery.sweeper import start_sweeper
+    """Before serving, each worker stamps the server clock (giving back the time of an outage
+    before anything can expire), then runs the background stamp and sweep (safe in parallel)."""
+    from cbt_server.delivery.sweeper import stamp_alive, start_sweeper
 
+    stamp_alive(worker.wsgi)
     start_sweeper(worker.wsgi)

@@ -34,6 +34,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "id",
         "CBT_TIMEZONE": "Asia/Jakarta",
         "CBT_SWEEP_SECONDS": 20,
+        # A server outage up to this long is given back to running attempts automatically;
+        # after a longer one they stay paused for the proctor (docs/operations.md).
+        "CBT_OUTAGE_CREDIT_MAX_MINUTES": 30,
         # Requests per second (and burst) one client address may send; 0 turns it off. Loopback
         # is exempt (a reverse proxy on the host). docs/limits.md
         "CBT_THROTTLE_RATE": 20,

@@ -6,6 +6,8 @@ checks that every allowed state-changing action writes an audit row.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
 import pytest
@@ -126,7 +128,8 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
     posts = [
         rule
         for rule in _proctor_rules(app)
-        if "POST" in rule.methods and rule.endpoint not in ("proctor.new_session", "proctor.roster")
+        if "POST" in rule.methods
+        and rule.endpoint not in ("proctor.new_session", "proctor.roster", "proctor.rescue")
     ]
     for rule in posts:
         before = audit_count(app)
@@ -142,6 +145,23 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
         )
         assert response.status_code == 200, f"{rule.rule}: {response.get_data(as_text=True)}"
         assert audit_count(app) == before + 1, f"{rule.rule} wrote no audit row"
+    # The rescue file of the participant's PC (a file upload, like the roster).
+    from cbt_server.models import Attempt
+
+    with app.app_context():
+        attempt_id = db.session.scalar(select(Attempt.id))
+    rescue = {
+        "format": "cbt-rescue/1",
+        "attempt_id": attempt_id,
+        "saves": [{"position": 0, "answer": None, "flagged": True, "seq": 9, "age_ms": 1000}],
+    }
+    before = audit_count(app)
+    response = client.post(
+        f"/proctor/sessions/{lab.id}/rescue",
+        data={"csrf_token": token, "file": (io.BytesIO(json.dumps(rescue).encode()), "r.json")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302 and audit_count(app) == before + 1
 
 
 ASSESSOR_CALLERS = ["anonymous", "participant", "proctor", "other_proctor", "assessor", "admin"]
@@ -158,6 +178,7 @@ def _assessor_path(rule: str, session_id: int, user_id: int) -> str:
     return (
         rule.replace("<int:session_id>", str(session_id))
         .replace("<int:user_id>", str(user_id))
+        .replace("<int:late_id>", "1")
         .replace("<code>", "BAT-UJI")
     )
 

@@ -19,6 +19,7 @@ from cbt_server.models import (
     Item,
     ItemKey,
     KeyOverride,
+    LateAnswer,
     PerformanceRating,
     PerformanceTarget,
     Regrade,
@@ -37,6 +38,8 @@ class SessionLine:
     starts_at: datetime
     registered: int
     finished: int
+    #: late answers still waiting for an assessor's decision
+    late_pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ def desk() -> Desk:
             .group_by(Attempt.session_id)
         ).all()
     )
+    pending = dict(
+        db.session.execute(
+            select(Attempt.session_id, func.count())
+            .join(LateAnswer, LateAnswer.attempt_id == Attempt.id)
+            .where(LateAnswer.decision.is_(None))
+            .group_by(Attempt.session_id)
+        ).all()
+    )
     sessions = [
         SessionLine(
             s.id,
@@ -78,6 +89,7 @@ def desk() -> Desk:
             s.starts_at,
             registered.get(s.id, 0),
             finished.get(s.id, 0),
+            pending.get(s.id, 0),
         )
         for s, b in db.session.execute(
             select(ExamSession, BatteryVersion)

@@ -42,4 +42,5 @@ STATUS = {
     "section_closed": 409,
     "bad_request": 400,
     "too_many_requests": 429,
+    "late_answers_full": 409,
 }

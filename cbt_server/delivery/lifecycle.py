@@ -6,6 +6,7 @@
     in_progress --submit--> submitted          (the participant, or a proctor's force-submit)
     in_progress --expire--> expired            (the deadline passed; graded like a submit)
     paused      --submit--> submitted          (force-submit while paused)
+    expired     --reopen--> in_progress        (a proctor, after time lost to an outage)
     any but voided --void--> voided
 """
 
@@ -27,6 +28,7 @@ class Move(StrEnum):
     RESUME = "resume"
     SUBMIT = "submit"
     EXPIRE = "expire"
+    REOPEN = "reopen"
     VOID = "void"
 
 
@@ -37,6 +39,7 @@ TRANSITIONS: dict[tuple[AttemptState, Move], AttemptState] = {
     (S.IN_PROGRESS, Move.SUBMIT): S.SUBMITTED,
     (S.PAUSED, Move.SUBMIT): S.SUBMITTED,
     (S.IN_PROGRESS, Move.EXPIRE): S.EXPIRED,
+    (S.EXPIRED, Move.REOPEN): S.IN_PROGRESS,
     (S.IN_PROGRESS, Move.VOID): S.VOIDED,
     (S.PAUSED, Move.VOID): S.VOIDED,
     (S.SUBMITTED, Move.VOID): S.VOIDED,

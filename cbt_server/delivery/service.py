@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, frozen
+from cbt_server.delivery import clockwork, frozen, outage
 from cbt_server.delivery.assembly import assemble
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.grading import grade_attempt
@@ -233,7 +233,10 @@ def load_for_update(user_id: int, device_token: str | None) -> tuple[Attempt, di
     if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
         raise refuse("other_device")
     definition = frozen.definition(attempt.battery_version_id)
-    expired = clockwork.advance(attempt, now(), definition)
+    at = now()
+    if clockwork.needs_advance(attempt, at, definition):
+        outage.catch_up(at)  # time the server was down is given back before anything expires
+    expired = clockwork.advance(attempt, at, definition)
     if expired:
         grade_attempt(attempt, definition)
     return attempt, definition, expired

@@ -1,7 +1,12 @@
-"""A background sweep in each gunicorn worker: expired attempts are graded even if no PC asks.
+"""Background work in each gunicorn worker: the server's sign of life, and the sweep.
 
-Several workers may sweep at once; :func:`cbt_server.delivery.service.sweep` handles each attempt
-under a row lock and a state check, so a second sweeper finds nothing left to do.
+- Every :data:`~cbt_server.delivery.outage.STAMP_EVERY` the worker stamps the server clock; a
+  worker also stamps once when it starts, before it serves (``gunicorn.conf.py``). A gap means
+  the server was down, and the time is given back to the running attempts
+  (:mod:`cbt_server.delivery.outage`).
+- Every ``CBT_SWEEP_SECONDS`` expired attempts are graded even if no PC asks. Several workers
+  may sweep at once; :func:`cbt_server.delivery.service.sweep` handles each attempt under a row
+  lock and a state check, so a second sweeper finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -9,14 +14,33 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
 
+def stamp_alive(app: Flask) -> None:
+    """Prove the server is serving (and give back any outage before it). Never raises: a worker
+    must start even when its database is briefly unavailable."""
+    from cbt_server.db import served_work
+    from cbt_server.delivery import outage
+    from cbt_server.models import db
+
+    try:
+        with app.app_context(), served_work():
+            outage.stamp()
+            db.session.remove()
+    except Exception:
+        log.exception("could not stamp the server clock")
+
+
 def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread:
+    from cbt_server.delivery.outage import STAMP_EVERY
+
     interval = float(interval or app.config.get("CBT_SWEEP_SECONDS", 20))
+    every = STAMP_EVERY.total_seconds()
     stop = threading.Event()
 
     def _run() -> None:
@@ -25,8 +49,12 @@ def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread
         from cbt_server.models import db
 
         # Spread workers out so they do not all sweep in the same instant.
-        stop.wait(random.uniform(0, interval))  # noqa: S311
-        while not stop.is_set():
+        next_sweep = time.monotonic() + random.uniform(0, interval)  # noqa: S311
+        while not stop.wait(every * random.uniform(0.8, 1.0)):  # noqa: S311
+            stamp_alive(app)
+            if time.monotonic() < next_sweep:
+                continue
+            next_sweep = time.monotonic() + interval
             try:
                 with app.app_context(), served_work():
                     closed = sweep()
@@ -35,7 +63,6 @@ def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread
                     log.info("sweeper closed %d expired attempt(s)", closed)
             except Exception:  # a sweep failure must never kill the worker
                 log.exception("attempt sweep failed")
-            stop.wait(interval)
 
     thread = threading.Thread(target=_run, name="cbt-sweeper", daemon=True)
     thread.stop = stop  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from cbt_server import audit
 from cbt_server.accounts import login_sessions
@@ -24,6 +25,8 @@ from cbt_server.delivery.service import finish
 from cbt_server.delivery.timer import Countdown
 from cbt_server.models import (
     Attempt,
+    AttemptEvent,
+    AttemptScore,
     BatteryVersion,
     Enrolment,
     ExamSession,
@@ -135,6 +138,56 @@ def extend(
 
     return _each_attempt(
         actor, session, enrolment_ids, "attempt.extend", reason, apply, {"minutes": minutes}
+    )
+
+
+def reopen(
+    actor: User,
+    session: ExamSession,
+    enrolment_ids: list[int] | None,
+    minutes: int,
+    reason: str | None,
+) -> Outcome:
+    """Give an attempt that ran out of time (e.g. during a server outage) ``minutes`` more.
+
+    Only attempts that ended by their deadline: a submitted or voided attempt stays closed. The
+    section that was open when time ran out opens again; the scores are cleared and computed
+    again when the attempt closes."""
+    if not 1 <= minutes <= MAX_EXTENSION_MINUTES:
+        raise InterventionError(f"Waktu tambahan 1–{MAX_EXTENSION_MINUTES} menit.")
+
+    def apply(attempt: Attempt, _definition: dict) -> bool:
+        if attempt.state != AttemptState.EXPIRED or attempt.finish_reason != "deadline":
+            return False
+        at = now()
+        ended = attempt.finished_at
+        attempt.state = next_state(attempt.state, Move.REOPEN).value
+        attempt.deadline_at = at + timedelta(minutes=minutes)
+        attempt.extra_seconds += minutes * 60
+        attempt.finished_at = None
+        attempt.finish_reason = None
+        attempt.total_score = attempt.total_max = None
+        last = max(
+            (s for s in attempt.sections if s.started_at is not None and s.closed_at == ended),
+            key=lambda s: s.section_index,
+            default=None,
+        )
+        if last is not None:
+            last.closed_at = None
+            last.deadline_at = attempt.deadline_at
+        db.session.execute(delete(AttemptScore).where(AttemptScore.attempt_id == attempt.id))
+        db.session.add(
+            AttemptEvent(
+                attempt_id=attempt.id,
+                kind="reopened",
+                at=at,
+                detail={"minutes": minutes, "by": actor.username},
+            )
+        )
+        return True
+
+    return _each_attempt(
+        actor, session, enrolment_ids, "attempt.reopen", reason, apply, {"minutes": minutes}
     )
 
 

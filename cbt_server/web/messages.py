@@ -24,6 +24,10 @@ DELIVERY_MESSAGES = {
     "bad_request": _l("Permintaan tidak valid."),
     "not_logged_in": _l("Sesi login Anda berakhir. Silakan masuk kembali."),
     "too_many_requests": _l("Terlalu banyak permintaan. Coba lagi sebentar lagi."),
+    "late_answers_full": _l(
+        "Server tidak menerima jawaban terlambat lagi untuk ujian ini. Simpan berkas "
+        "penyelamatan dan serahkan kepada pengawas."
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -32,6 +33,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from cbt_server.clock import now
+from cbt_server.delivery import late
 from cbt_server.localtime import from_local
 from cbt_server.models import BatteryVersion, User, db
 from cbt_server.proctoring import interventions, monitor, reports
@@ -53,6 +55,7 @@ ACTIONS = {
     "force_submit": interventions.force_submit,
     "void": interventions.void,
     "reset_login": interventions.reset_login,
+    "reopen": interventions.reopen,
 }
 #: actions that may target everyone in the session when no participant is chosen
 FOR_EVERYONE = {"extend", "pause", "resume", "force_submit"}
@@ -87,6 +90,10 @@ class RosterForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     pass
+
+
+class RescueForm(FlaskForm):
+    file = FileField(_l("Berkas penyelamatan (.json) dari komputer peserta"), [FileRequired()])
 
 
 @bp.get("/")
@@ -141,10 +148,37 @@ def session_page(session_id: int):  # type: ignore[no-untyped-def]
         "proctor/session.html",
         session=session,
         roster_form=RosterForm(),
+        rescue_form=RescueForm(),
         form=ActionForm(),
         attendance=reports.attendance(session),
         problems=[],
     )
+
+
+@bp.post("/sessions/<int:session_id>/rescue")
+def rescue(session_id: int):  # type: ignore[no-untyped-def]
+    """Answers collected from a PC (its rescue file), kept apart for the assessors."""
+    session = _session(session_id)
+    form = RescueForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    try:
+        stored = late.store_rescue_file(
+            current_user, session, upload.read(late.MAX_RESCUE_BYTES + 1), upload.filename or ""
+        )
+    except late.LateAnswerError as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("proctor.session_page", session_id=session.id)), 303
+    flash(
+        _(
+            "%(n)s jawaban dari berkas penyelamatan disimpan sebagai jawaban terlambat untuk "
+            "diputuskan asesor.",
+            n=stored,
+        ),
+        "ok",
+    )
+    return redirect(url_for("proctor.session_page", session_id=session.id))
 
 
 @bp.post("/sessions/<int:session_id>/roster")
@@ -163,6 +197,7 @@ def roster(session_id: int):  # type: ignore[no-untyped-def]
             "proctor/session.html",
             session=session,
             roster_form=form,
+            rescue_form=RescueForm(),
             form=ActionForm(),
             attendance=reports.attendance(session),
             problems=problems,
@@ -236,9 +271,9 @@ def act(session_id: int, action: str):  # type: ignore[no-untyped-def]
     targets = ids or None
     reason = request.form.get("reason")
     try:
-        if action == "extend":
+        if action in ("extend", "reopen"):
             minutes = int(request.form.get("minutes") or 0)
-            outcome = interventions.extend(current_user, session, targets, minutes, reason)
+            outcome = ACTIONS[action](current_user, session, targets, minutes, reason)
         else:
             outcome = ACTIONS[action](current_user, session, targets, reason)
     except (InterventionError, ValueError) as error:

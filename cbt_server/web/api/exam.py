@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from cbt_server.clock import now
-from cbt_server.delivery import answers
+from cbt_server.delivery import answers, late
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.timer import SAVE_GRACE_SECONDS
@@ -85,6 +85,14 @@ def heartbeat():  # type: ignore[no-untyped-def]
 def events():  # type: ignore[no-untyped-def]
     stored, dropped = answers.record_events(current_user.id, _device(), _body())
     return jsonify(stored=stored, dropped=dropped)
+
+
+@bp.post("/attempt/late-answers")
+def late_answers():  # type: ignore[no-untyped-def]
+    stored, duplicates = late.store_from_page(
+        current_user.id, _device(), request.get_json(silent=True)
+    )
+    return jsonify(stored=stored, duplicates=duplicates)
 
 
 @bp.post("/attempt/sections/<int:index>/finish")

@@ -10,6 +10,7 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TIMING = {"$ref": "#/components/schemas/Timing"}
+_RETRY_AFTER = {"schema": {"type": "integer", "minimum": 1}, "description": "seconds"}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +31,17 @@ def _post(summary: str, body: dict[str, Any] | None, ok: dict[str, Any]) -> dict
                 **_json(_ERROR),
             },
             "423": {"description": "paused by the proctor", **_json(_ERROR)},
+            "429": {
+                "description": "over a limit: retry after the Retry-After header's seconds",
+                "headers": {"Retry-After": _RETRY_AFTER},
+                **_json(_ERROR),
+            },
+            "503": {
+                "description": "the database cannot take the request now (nothing was stored): "
+                "retry after the Retry-After header's seconds",
+                "headers": {"Retry-After": _RETRY_AFTER},
+                **_json(_ERROR),
+            },
         },
     }
     if body is not None:
@@ -45,6 +57,29 @@ ANSWER = {
         {"type": "null"},
     ],
 }
+INT32 = 2**31 - 1
+
+
+def _saves(late: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "object",
+        "required": ["position", "seq"],
+        "properties": {
+            "position": {"type": "integer", "minimum": 0, "maximum": INT32},
+            "seq": {"type": "integer", "minimum": 1, "maximum": INT32},
+            "answer": ANSWER,
+            "flagged": {"type": "boolean"},
+        },
+    }
+    if late:
+        item["properties"]["age_ms"] = {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": INT32,
+            "description": "how long ago the answer was given, measured on the PC",
+        }
+    return {"type": "array", "minItems": 1, "maxItems": 200, "items": item}
+
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -85,21 +120,13 @@ DOCUMENT: dict[str, Any] = {
                 "type": "object",
                 "required": ["saves"],
                 "properties": {
-                    "saves": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": 200,
-                        "items": {
-                            "type": "object",
-                            "required": ["position", "seq"],
-                            "properties": {
-                                "position": {"type": "integer", "minimum": 0},
-                                "seq": {"type": "integer", "minimum": 1},
-                                "answer": ANSWER,
-                                "flagged": {"type": "boolean"},
-                            },
-                        },
-                    }
+                    "saves": _saves(late=False),
+                    "position": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": INT32,
+                        "description": "the item on screen as the page sends (a resume opens it)",
+                    },
                 },
             },
             {
@@ -170,7 +197,27 @@ DOCUMENT: dict[str, Any] = {
                     }
                 },
             },
-            {"type": "object", "properties": {"stored": {"type": "integer"}}},
+            {
+                "type": "object",
+                "properties": {
+                    "stored": {"type": "integer"},
+                    "dropped": {
+                        "type": "integer",
+                        "description": "beyond the attempt's cap: not stored",
+                    },
+                },
+            },
+        ),
+        "/api/v1/attempt/late-answers": _post(
+            "Hand over saves the server refused for good (kept apart for an assessor)",
+            {"type": "object", "required": ["saves"], "properties": {"saves": _saves(late=True)}},
+            {
+                "type": "object",
+                "properties": {
+                    "stored": {"type": "integer"},
+                    "duplicates": {"type": "integer"},
+                },
+            },
         ),
         "/api/v1/attempt/sections/{index}/finish": {
             **_post("Close the open section early and open the next one", None, _TIMING),

@@ -42,4 +42,4 @@ def index():  # type: ignore[no-untyped-def]
 
 
 # The views register themselves on ``bp``; imported last because they import ``bp``.
-from cbt_server.web.assessor import analysis, data, profiles, scores  # noqa: E402, F401
+from cbt_server.web.assessor import analysis, data, late, profiles, scores  # noqa: E402, F401
