@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from pathlib import Path
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -112,7 +123,29 @@ def take():  # type: ignore[no-untyped-def]
         attempt_id=entry.attempt.id,
         api_base=url_for("api.attempt"),
         finish_url=url_for("exam.finish"),
+        sw_url=_sw_url(),
     )
+
+
+def _sw_url() -> str:
+    """The service worker's address, with the paths it keeps (its scope is this folder)."""
+    return url_for(
+        "exam.service_worker",
+        api=url_for("api.attempt"),
+        static=url_for("static", filename=""),
+        media=url_for("media.file", sha256="x")[:-1],
+    )
+
+
+@bp.get("/sw.js")
+def service_worker():  # type: ignore[no-untyped-def]
+    """The test page's service worker (static/js/exam-sw.js; docs/delivery.md). Served from here
+    so that its scope is /exam/ (the test and the finish page); never cached by the browser's
+    HTTP cache, so a new version is picked up on the next visit."""
+    folder = Path(current_app.static_folder or "") / "js"
+    response = send_from_directory(folder, "exam-sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/finish")
@@ -127,4 +160,9 @@ def finish():  # type: ignore[no-untyped-def]
         entry = delivery.current_enrolment(current_user.id)
         if entry.attempt.state not in FINISHED:  # type: ignore[union-attr]
             return redirect(url_for("exam.take"))
-    return render_template("exam/finish.html", summary=finish_summary(entry))
+    return render_template(
+        "exam/finish.html",
+        summary=finish_summary(entry),
+        attempt_id=entry.attempt.id,  # type: ignore[union-attr]
+        api_base=url_for("api.attempt"),
+    )

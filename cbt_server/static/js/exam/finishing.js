@@ -7,10 +7,15 @@ import { fmt, isAnswered } from "./model.js";
 const $ = (id) => document.getElementById(id);
 
 export class FinishingMethods {
-  /** Sends every pending save; false (after telling the participant) when that is impossible. */
-  async sendAllOrExplain(message) {
+  /**
+   * Sends every pending save; false (after telling the participant) when that is impossible.
+   * messages: {offline, busy}: the server could not be reached / answered that it cannot now.
+   */
+  async sendAllOrExplain(messages) {
     if (await this.queue.flush()) return true;
-    if (!this.finished && !this.halted && !this.paused) this.ui.showError(message);
+    if (!this.finished && !this.halted && !this.paused) {
+      this.ui.showError(this.server === "busy" ? messages.busy : messages.offline);
+    }
     return false;
   }
 
@@ -26,12 +31,13 @@ export class FinishingMethods {
     if (!yes || !this.canEdit()) return;
     this.lock(this.S.finishing_section);
     try {
-      if (!(await this.sendAllOrExplain(this.S.finish_section_offline))) return;
+      const messages = { offline: this.S.finish_section_offline, busy: this.S.finish_section_busy };
+      if (!(await this.sendAllOrExplain(messages))) return;
       try {
         await this.api.post(`/sections/${section.index}/finish`, {});
       } catch (error) {
         if (error instanceof NetworkError) {
-          this.ui.showError(this.S.finish_section_offline);
+          this.ui.showError(messages[error.kind] || messages.offline);
           return;
         }
         if (error.code !== "section_closed") {
@@ -56,12 +62,13 @@ export class FinishingMethods {
     if (!yes || this.finished || this.halted || this.locked) return;
     this.lock(this.S.submitting);
     try {
-      if (!(await this.sendAllOrExplain(this.S.submit_offline))) return;
+      const messages = { offline: this.S.submit_offline, busy: this.S.submit_busy };
+      if (!(await this.sendAllOrExplain(messages))) return;
       try {
         const result = await this.api.post("/submit", {});
         this.finish({ url: result.finish_url });
       } catch (error) {
-        if (error instanceof NetworkError) this.ui.showError(this.S.submit_offline);
+        if (error instanceof NetworkError) this.ui.showError(messages[error.kind] || messages.offline);
         else this.handleRefusal(error);
       }
     } finally {

@@ -13,8 +13,10 @@ export function createIntegrity({ api, position }) {
   let sending = false;
   let away = false;
   let awaySince = 0;
+  let stopped = false;
 
   function record(kind, detail = {}) {
+    if (stopped) return;
     if (pending.length >= MAX_PENDING) pending.shift();
     pending.push({ kind, detail: { position: position(), ...detail } });
     if (!timer) timer = setTimeout(flush, SEND_DELAY_MS);
@@ -23,7 +25,7 @@ export function createIntegrity({ api, position }) {
   async function flush() {
     clearTimeout(timer);
     timer = null;
-    if (sending || !pending.length) return;
+    if (stopped || sending || !pending.length) return;
     const batch = pending.splice(0, MAX_BATCH);
     sending = true;
     let sent = false;
@@ -86,5 +88,13 @@ export function createIntegrity({ api, position }) {
     if (entries.length && entries[0].type === "reload") record("reload");
   }
 
-  return { record, flush, install };
+  /** This tab no longer owns the attempt: record and send nothing more. */
+  function stop() {
+    stopped = true;
+    clearTimeout(timer);
+    timer = null;
+    pending.length = 0;
+  }
+
+  return { record, flush, install, stop };
 }

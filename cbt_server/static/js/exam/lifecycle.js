@@ -2,7 +2,8 @@
 // the end of the attempt, and the heartbeat. Mixed into the Exam class (main.js).
 
 import { Refusal } from "./api.js";
-import { sleep } from "./timer.js";
+import { clearOffline } from "./offline.js";
+import { backoffMs, sleep } from "./timer.js";
 
 export const HEARTBEAT_MS = 15000;
 export const PAUSED_POLL_MS = 5000;
@@ -13,13 +14,48 @@ export class LifecycleMethods {
   onQueueChange(queue) {
     document.body.dataset.queueLength = String(queue.length);
     this.ui.setSaveStatus(queue.length);
+    this.updateRescue();
+  }
+
+  onLateChange() {
+    if (!this.late) return;
+    this.ui.setLate(this.store.lateTotal(), this.late.length);
+    this.updateRescue();
+  }
+
+  /** How the last request went: "ok", "offline" (not reached) or "busy" (answered: not now). */
+  onServer(kind) {
+    if (this.tabStopped) return;
+    const was = this.server;
+    this.server = kind;
+    this.ui.setServer(kind);
+    if (kind === "ok") {
+      this.unreachableSince = null;
+      if (was !== "ok" && this.queue) {
+        this.queue.retryNow();
+        this.late.retryNow();
+      }
+    } else if (this.unreachableSince == null) {
+      this.unreachableSince = performance.now();
+    }
+    this.updateRescue();
   }
 
   onResponse(data) {
+    if (this.tabStopped) return;
     const attempt = data.attempt || data;
     if (data.csrf_token) this.api.setCsrf(data.csrf_token);
-    if (typeof attempt.remaining_seconds === "number") this.syncClock(attempt.remaining_seconds);
+    if (typeof attempt.remaining_seconds === "number") {
+      this.syncClock(attempt.remaining_seconds);
+      if (this.store) {
+        const clock = { remaining: attempt.remaining_seconds, state: attempt.state, at: Date.now() };
+        if (this.loaded) clock.position = this.pos;
+        this.store.saveClock(clock);
+      }
+    }
     if (typeof attempt.state === "string") this.applyState(attempt.state, data.finish_url);
+    // The page came from the service worker's copy: now that the server answers, load the real.
+    if (this.stale && this.loaded && !this.reloading && !this.finished) this.reload();
   }
 
   syncClock(seconds) {
@@ -40,7 +76,7 @@ export class LifecycleMethods {
   }
 
   setPaused(flag) {
-    if (flag === this.paused || this.finished) return;
+    if (flag === this.paused || this.finished || this.tabStopped) return;
     if (flag) this.commitShort(); // typed text is kept (and sent after the pause)
     this.paused = flag;
     this.clock.freeze(flag);
@@ -80,17 +116,25 @@ export class LifecycleMethods {
   /**
    * The attempt is over (submitted, expired, voided): leave for the finish page. Saves still
    * queued get one last chance first (they may be inside the server's grace period), unless the
-   * server has just refused them as too late; after that they can never be stored.
+   * server has just refused them as too late. What the server did not take as answers by then
+   * can never be answers: it goes to the late store (sent to /late-answers, here and on the
+   * finish page), never away.
    */
   async finish({ url, message, lastTry = true } = {}) {
-    if (this.finished) return;
+    if (this.finished || this.tabStopped) return;
     this.commitShort();
     this.finished = true;
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.positionTimer);
     this.updateInert();
-    if (lastTry && this.queue.length) await Promise.race([this.queue.flush(), sleep(3000)]);
-    this.queue.dropAll();
-    this.queue.hold();
+    this.ui.setRescue(0, null);
+    if (this.queue) {
+      if (lastTry && this.queue.length) await Promise.race([this.queue.flush(), sleep(3000)]);
+      await this.queue.settle();
+      this.queue.moveAllToLate();
+      if (this.late.length) await Promise.race([this.late.flush(), sleep(3000)]);
+    }
+    await clearOffline();
     const leave = () => window.location.assign(url || this.finishUrl);
     if (message) {
       this.ui.showError(message, { blocking: true, onOk: leave });
@@ -105,10 +149,12 @@ export class LifecycleMethods {
     if (this.halted || this.finished) return;
     this.commitShort();
     this.halted = true;
-    this.queue.hold();
+    if (this.queue) this.queue.hold();
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.positionTimer);
     this.updateInert();
     this.ui.showError(message || this.S.error_generic, { reload: true });
+    this.updateRescue();
   }
 
   handleRefusal(error) {
@@ -142,7 +188,7 @@ export class LifecycleMethods {
       case "attempt_closed":
       case "deadline_passed":
         this.handleRefusal(error);
-        return "drop";
+        return "late"; // refused for good as answers: the queue keeps them as late answers
       case "attempt_paused":
         this.setPaused(true);
         return "hold";
@@ -169,21 +215,56 @@ export class LifecycleMethods {
     this.scheduleReload();
   }
 
+  /** Saves the server refused for good as answers went to the late store (late.js). */
+  onSavesLate(saves) {
+    for (const save of saves) {
+      const shown = this.local.get(save.position);
+      if (shown && shown.seq === save.seq) shown.seq = 0; // the server's answer is what counts
+    }
+    if (!this.finished) this.scheduleReload();
+  }
+
+  /** Remember what the server stored, for a copy of the page shown while it cannot be reached. */
+  onAcked(saves) {
+    let changed = false;
+    for (const save of saves) {
+      const known = this.acked[save.position];
+      if (!known || Number(known.seq) < save.seq) {
+        this.acked[save.position] = { answer: save.answer, flagged: Boolean(save.flagged), seq: save.seq };
+        changed = true;
+      }
+    }
+    if (changed && this.store) this.store.saveAcked(this.acked);
+  }
+
   scheduleHeartbeat(ms) {
     clearTimeout(this.heartbeatTimer);
     if (this.finished || this.halted) return;
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), ms);
   }
 
+  /**
+   * Every 15 s (5 s while paused): the server's clock and state reach the page. While the
+   * server cannot be reached it is tried sooner (backoff from 1 s), so that the page notices
+   * its return quickly and sends what it queued.
+   */
   async heartbeat() {
     clearTimeout(this.heartbeatTimer);
     if (this.finished || this.halted) return;
     this.integrity.flush();
+    let ok = false;
+    const position = this.pos;
     try {
-      await this.api.post("/heartbeat", { position: this.pos });
+      await this.api.post("/heartbeat", { position });
+      ok = true;
+      this.heartbeatFailures = 0;
+      this.reportedPos = position;
     } catch (error) {
       if (error instanceof Refusal) this.handleRefusal(error);
+      else this.heartbeatFailures += 1;
     }
-    this.scheduleHeartbeat(this.paused ? PAUSED_POLL_MS : HEARTBEAT_MS);
+    let next = this.paused ? PAUSED_POLL_MS : HEARTBEAT_MS;
+    if (!ok && this.heartbeatFailures) next = Math.min(next, backoffMs(this.heartbeatFailures));
+    this.scheduleHeartbeat(next);
   }
 }

@@ -1,24 +1,39 @@
 // The exam page's controller: loads the attempt, shows one item at a time, records every change
 // through the save queue, keeps the clocks in step with the server and reacts to its states.
-// Invariants (docs/DESIGN.md): the server owns the clock; an acknowledged answer is never lost.
+// Invariants (docs/DESIGN.md): the server owns the clock; an acknowledged answer is never lost,
+// and an answer given on this PC is never deleted unsent (docs/delivery.md, "Autosave").
 // The server-state handling, the clocks and the finishing flows live in lifecycle.js, timing.js
 // and finishing.js; their methods are mixed into Exam at the end of this file.
 
 import { Refusal, createApi } from "./api.js";
 import { FinishingMethods } from "./finishing.js";
 import { createIntegrity } from "./integrity.js";
+import { LateBox } from "./late.js";
 import { HEARTBEAT_MS, LifecycleMethods, PAUSED_POLL_MS } from "./lifecycle.js";
 import { answerAfterChoice, isAnswered, LETTERS, optionsOf } from "./model.js";
+import { clearOffline, keepOffline, offlineCapable } from "./offline.js";
 import { SaveQueue } from "./queue.js";
 import * as view from "./render.js";
+import { downloadRescue } from "./rescue.js";
 import { createStore } from "./store.js";
+import { claimTab } from "./tabs.js";
 import { Countdown, backoffMs, sleep } from "./timer.js";
 import { TimingMethods } from "./timing.js";
 import { createUi, readStrings } from "./ui.js";
 
 const SHORT_DEBOUNCE_MS = 600;
 const TICK_MS = 250;
+/** Position reports: at most one per this many ms, and none the last save request carried. */
+const POSITION_DEBOUNCE_MS = 3000;
+/** Undelivered answers and no server for this long: offer the rescue file. */
+export const RESCUE_AFTER_MS = 60000;
 const $ = (id) => document.getElementById(id);
+// The page's module graph, for the service worker to keep (offline.js).
+const MODULES = [
+  "../exam.js", "./api.js", "./finishing.js", "./integrity.js", "./late.js", "./lifecycle.js",
+  "./main.js", "./model.js", "./offline.js", "./queue.js", "./render.js", "./rescue.js",
+  "./store.js", "./tabs.js", "./timer.js", "./timing.js", "./ui.js",
+].map((path) => new URL(path, import.meta.url).pathname);
 
 export function boot(root) {
   if (root) new Exam(root).start();
@@ -27,6 +42,7 @@ export function boot(root) {
 class Exam {
   constructor(root) {
     this.root = root;
+    this.attemptId = root.dataset.attemptId;
     this.finishUrl = root.dataset.finishUrl;
     this.S = readStrings();
     this.ui = createUi(this.S);
@@ -35,16 +51,14 @@ class Exam {
       base: root.dataset.apiBase,
       csrf: meta ? meta.content : "",
       onResponse: (data) => this.onResponse(data),
-      onNetwork: (ok) => this.ui.setOffline(!ok),
+      onNetwork: (kind) => this.onServer(kind),
     });
-    this.queue = new SaveQueue({
-      api: this.api,
-      store: createStore(root.dataset.attemptId),
-      onChange: (queue) => this.onQueueChange(queue),
-      onRefusal: (error) => this.onSaveRefusal(error),
-      onDropped: (save, error) => this.onSaveDropped(save, error),
-      onStale: () => this.scheduleReload(),
-    });
+    // The queue and the late store read localStorage: created in start(), once this tab owns
+    // the attempt (tabs.js).
+    this.store = null;
+    this.queue = null;
+    this.late = null;
+    this.acked = {};
     this.integrity = createIntegrity({ api: this.api, position: () => this.pos });
     this.clock = new Countdown();
     this.sectionClocks = new Map();
@@ -56,33 +70,79 @@ class Exam {
     this.navButtons = new Map();
     this.seen = new Set(); // sections whose instructions were shown on this page load
     this.pos = 0;
+    this.reportedPos = null; // the position the server last heard from this page
     this.view = "loading";
     this.paused = false;
     this.locked = false;
     this.halted = false;
+    this.tabStopped = false;
     this.finished = false;
     this.timeUp = false;
     this.sectionEnding = false;
     this.warned = { five: false, one: false };
     this.loaded = false;
+    this.stale = false; // showing the service worker's copy: the server has not answered yet
+    this.server = "ok";
+    this.unreachableSince = null;
+    this.offlineReady = false;
+    this.rescueShown = 0;
+    this.heartbeatFailures = 0;
   }
 
   // ---- start-up -----------------------------------------------------------------------------
 
   async start() {
     this.updateInert();
+    document.body.dataset.tab = "claiming";
+    await claimTab(this.attemptId, {
+      onTakenOver: () => this.stopTab(),
+      onLateHandover: () => {
+        if (this.queue) this.queue.adoptStored();
+        if (this.late) this.late.adoptStored();
+      },
+    });
+    if (this.tabStopped) return;
+    document.body.dataset.tab = "active";
+    this.store = createStore(this.attemptId);
+    this.acked = this.store.loadAcked();
+    this.late = new LateBox({ api: this.api, store: this.store, onChange: () => this.onLateChange() });
+    this.queue = new SaveQueue({
+      api: this.api,
+      store: this.store,
+      late: this.late,
+      position: () => (this.loaded ? this.pos : null),
+      onChange: (queue) => this.onQueueChange(queue),
+      onRefusal: (error) => this.onSaveRefusal(error),
+      onDropped: (save, error) => this.onSaveDropped(save, error),
+      onLate: (saves, error) => this.onSavesLate(saves, error),
+      onAcked: (saves) => this.onAcked(saves),
+      onSent: (position) => {
+        this.reportedPos = position;
+      },
+      onStale: () => this.scheduleReload(),
+    });
     this.onQueueChange(this.queue);
+    this.onLateChange();
     this.integrity.install($("view-item"));
     this.wire();
+    setInterval(() => this.tick(), TICK_MS);
+    this.late.flushSoon();
     // Saves left by a crash or an outage go first, so the attempt we load already has them.
     if (this.queue.length) await this.queue.flush();
     let failures = 0;
     while (!this.finished && !this.halted) {
       try {
         const data = await this.api.get("");
+        if (data.offlineCopy) {
+          this.useOfflineCopy(data);
+        } else {
+          this.lastAttemptJson = JSON.stringify(data);
+          this.reportedPos = Number(data.attempt.current_position) || 0;
+        }
         this.loaded = true;
         this.updateInert();
         this.applyAttempt(data.attempt, true);
+        if (data.offlineCopy && data.attempt.state === "paused") this.setPaused(true);
         break;
       } catch (error) {
         if (error instanceof Refusal) {
@@ -93,10 +153,54 @@ class Exam {
         await sleep(backoffMs(++failures));
       }
     }
+    if (this.halted) return;
     document.body.dataset.ready = "1";
-    setInterval(() => this.tick(), TICK_MS);
     this.tick();
-    this.scheduleHeartbeat(this.paused ? PAUSED_POLL_MS : HEARTBEAT_MS);
+    this.scheduleHeartbeat(this.paused ? PAUSED_POLL_MS : this.stale ? 1000 : HEARTBEAT_MS);
+    this.prepareOffline();
+  }
+
+  /** Ask the service worker to keep this page, its files and the attempt for a reload offline. */
+  prepareOffline() {
+    document.body.dataset.offlineReady = "0";
+    if (!offlineCapable()) return;
+    keepOffline({
+      attemptId: this.attemptId,
+      attemptJson: this.stale ? null : this.lastAttemptJson,
+      modules: MODULES,
+    }).then((ok) => {
+      this.offlineReady = ok || this.stale;
+      document.body.dataset.offlineReady = this.offlineReady ? "1" : "0";
+    });
+  }
+
+  /**
+   * The server could not be reached and the service worker answered with its copy: show it,
+   * with the answers this PC knows the server has (acknowledged) and the queue, and a clock
+   * estimated from the copy's age - the server corrects it on its first answer.
+   */
+  useOfflineCopy(data) {
+    const attempt = data.attempt;
+    this.stale = true;
+    this.ui.setOfflineCopy(true);
+    const now = Date.now();
+    const fromCopy = { remaining: Number(attempt.remaining_seconds) || 0, state: attempt.state, at: data.offlineCopy.storedAt };
+    const saved = this.store.loadClock();
+    const base = saved && saved.at > fromCopy.at ? saved : fromCopy;
+    const running = base.state !== "paused";
+    const elapsed = (at) => (running ? Math.max(0, now - at) / 1000 : 0);
+    const estimate = Math.max(0, base.remaining - elapsed(base.at));
+    attempt.remaining_seconds = estimate;
+    if (base.state === "paused" || base.state === "in_progress") attempt.state = base.state;
+    if (saved && Number.isInteger(saved.position)) attempt.current_position = saved.position;
+    // A section's time runs with the copy's age and never past the attempt's.
+    for (const section of attempt.sections || []) {
+      if (typeof section.remaining_seconds === "number") {
+        const left = section.remaining_seconds - elapsed(fromCopy.at);
+        section.remaining_seconds = Math.max(0, Math.min(left, estimate));
+      }
+    }
+    this.clock.sync(estimate);
   }
 
   wire() {
@@ -136,18 +240,73 @@ class Exam {
     }
     document.addEventListener("keydown", (event) => this.onKey(event));
     window.addEventListener("online", () => {
+      if (this.tabStopped) return;
       this.queue.retryNow();
+      this.late.retryNow();
       this.heartbeat();
     });
-    window.addEventListener("offline", () => this.ui.setOffline(true));
-    // Typed text not yet debounced goes into the (persisted) queue before the page goes away.
-    window.addEventListener("pagehide", () => this.commitShort());
+    window.addEventListener("offline", () => this.onServer("offline"));
+    // Typed text not yet debounced goes into the (persisted) queue before the page goes away,
+    // and a position not yet reported goes with it.
+    window.addEventListener("pagehide", () => {
+      this.commitShort();
+      if (this.positionTimer) this.sendPosition({ keepalive: true });
+    });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") this.commitShort();
     });
     window.addEventListener("pageshow", (event) => {
-      if (event.persisted) this.reload();
+      if (event.persisted && !this.tabStopped) this.reload();
     });
+    // Without the service worker (plain http on the lab's network), a reload while the server
+    // cannot be reached would lose the page: warn before it goes. The answers stay stored.
+    window.addEventListener("beforeunload", (event) => {
+      if (this.tabStopped || this.finished || this.offlineReady) return;
+      if (this.undelivered() && this.server !== "ok") {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+    // Logging out in the middle: nothing of the attempt stays in the page cache.
+    const logout = document.querySelector("form.logout");
+    if (logout) logout.addEventListener("submit", () => clearOffline());
+  }
+
+  /** This tab gave the attempt to a newer tab: store what is typed, then stop for good. */
+  stopTab() {
+    if (this.tabStopped) return;
+    if (this.queue) this.commitShort();
+    this.tabStopped = true;
+    this.halted = true;
+    if (this.queue) this.queue.detach();
+    if (this.late) this.late.detach();
+    this.integrity.stop();
+    for (const timer of [this.heartbeatTimer, this.positionTimer, this.reloadTimer, this.shortTimer]) {
+      clearTimeout(timer);
+    }
+    this.updateInert();
+    this.ui.setRescue(0, null);
+    this.ui.closeDialogs();
+    this.ui.showStatus(this.S.tab_taken_over);
+    document.body.dataset.tab = "stopped";
+  }
+
+  undelivered() {
+    return (this.queue ? this.queue.length : 0) + (this.late ? this.late.length : 0);
+  }
+
+  /** Offer the rescue file while answers are on this PC that it cannot deliver. */
+  updateRescue() {
+    if (!this.queue || this.tabStopped || this.finished) return;
+    const count = this.undelivered();
+    const stuck =
+      (this.halted && this.queue.length > 0) ||
+      (this.unreachableSince != null && performance.now() - this.unreachableSince >= RESCUE_AFTER_MS) ||
+      (this.late.length > 0 && this.late.failures >= 2);
+    const shown = count && stuck ? count : 0;
+    if (shown === this.rescueShown) return;
+    this.rescueShown = shown;
+    this.ui.setRescue(shown, () => downloadRescue(this.attemptId, [this.queue.items, this.late.items]));
   }
 
   // ---- attempt data -------------------------------------------------------------------------
@@ -164,8 +323,10 @@ class Exam {
     for (const item of this.items) {
       const server = { answer: item.answer ?? null, flagged: Boolean(item.flagged), seq: Number(item.seq) || 0 };
       maxSeq = Math.max(maxSeq, server.seq);
+      const acked = this.acked[item.position];
+      const known = acked && Number(acked.seq) > server.seq ? { answer: acked.answer ?? null, flagged: Boolean(acked.flagged), seq: Number(acked.seq) } : server;
       const mine = this.local.get(item.position);
-      merged.set(item.position, mine && mine.seq > server.seq ? mine : server);
+      merged.set(item.position, mine && mine.seq > known.seq ? mine : known);
     }
     for (const save of this.queue.items) {
       const shown = merged.get(save.position);
@@ -203,10 +364,17 @@ class Exam {
   }
 
   reload() {
+    if (this.tabStopped) return Promise.resolve(false);
     if (!this.reloading) {
       this.reloading = (async () => {
         try {
           const data = await this.api.get("");
+          if (data.offlineCopy) return false; // the server did not answer: keep what is shown
+          this.lastAttemptJson = JSON.stringify(data);
+          if (this.stale) {
+            this.stale = false;
+            this.ui.setOfflineCopy(false);
+          }
           this.applyAttempt(data.attempt, false);
           return true;
         } catch (error) {
@@ -413,10 +581,29 @@ class Exam {
     if (n >= 0 && n < buttons.length) this.choose(Number(buttons[n].dataset.index));
   }
 
+  /**
+   * Where the participant is, for a resume: reported POSITION_DEBOUNCE_MS after the last move,
+   * and not at all when a save request (which carries the position) or the heartbeat already
+   * told the server.
+   */
   reportPosition() {
-    this.api.post("/position", { position: this.pos }).catch((error) => {
-      if (error instanceof Refusal) this.handleRefusal(error);
-    });
+    clearTimeout(this.positionTimer);
+    this.positionTimer = setTimeout(() => this.sendPosition(), POSITION_DEBOUNCE_MS);
+  }
+
+  sendPosition({ keepalive = false } = {}) {
+    clearTimeout(this.positionTimer);
+    this.positionTimer = null;
+    if (!this.loaded || this.halted || this.finished || this.pos === this.reportedPos) return;
+    const position = this.pos;
+    this.api
+      .post("/position", { position }, { keepalive })
+      .then(() => {
+        this.reportedPos = position;
+      })
+      .catch((error) => {
+        if (error instanceof Refusal && !keepalive) this.handleRefusal(error);
+      });
   }
 }
 

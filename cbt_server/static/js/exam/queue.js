@@ -1,34 +1,49 @@
-// The autosave queue. Every change becomes a save {position, answer, flagged, seq}; it is written
-// to localStorage BEFORE it is sent, sent in order (one request in flight, up to 50 saves each),
-// and removed only when the server acknowledges it (saved / duplicate / stale). So an answer is
-// either acknowledged by the server or still on this PC - through reloads, crashes and outages.
+// The autosave queue. Every change becomes a save {position, answer, flagged, seq, t}; it is
+// written to localStorage BEFORE it is sent, sent in order (one request in flight, up to 50 saves
+// each, with the page's current position) and removed only when the server acknowledges it
+// (saved / duplicate / stale) or, when the server refuses it for good (time up, attempt closed,
+// section closed), moved to the late store (late.js), which sends it to /late-answers. So an
+// answer is acknowledged by the server, or still on this PC - through reloads, crashes, outages.
 
 import { Refusal } from "./api.js";
 import { backoffMs } from "./timer.js";
 
 const BATCH = 50;
 const ACKED = new Set(["saved", "duplicate", "stale"]);
-// Refusals that are about one save rather than the attempt: find it by sending one at a time,
-// then drop it (the server will never accept it) so that it cannot block the saves behind it.
+// Refusals that are about one save rather than the attempt: find it by sending one at a time.
+// A malformed save is dropped (the server will never take it, and it would block the rest);
+// a save into a section that has closed goes to the late store.
 const PER_SAVE = new Set(["bad_request", "section_closed"]);
+const LATE_PER_SAVE = new Set(["section_closed"]);
+
+/** What the server is sent: the save without the page's bookkeeping. */
+function wire(save) {
+  return { position: save.position, answer: save.answer, flagged: save.flagged, seq: save.seq };
+}
 
 export class SaveQueue {
   /**
-   * onChange(queue) after every change; onRefusal(refusal) -> "retry" | "hold" | "drop" |
+   * onChange(queue) after every change; onRefusal(refusal) -> "retry" | "hold" | "late" |
    * "backoff" for a refusal of the whole request; onDropped(save, refusal) when one save is
-   * dropped as unacceptable; onStale() when the server holds a newer answer than ours.
+   * dropped as malformed; onLate(saves, refusal) when saves were moved to the late store;
+   * onAcked(saves) with the saves the server stored; onSent(position) after a request that
+   * carried the page's position was answered; onStale() when the server holds a newer answer.
+   * late: the LateBox; position(): where the page is now.
    */
-  constructor({ api, store, onChange, onRefusal, onDropped, onStale }) {
-    Object.assign(this, { api, store, onChange, onRefusal, onDropped, onStale });
+  constructor({ api, store, late, position, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale }) {
+    Object.assign(this, { api, store, late, position, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale });
     this.items = store.loadQueue();
     this.seq = Math.max(store.loadSeq(), 0, ...this.items.map((s) => s.seq));
     this.running = null;
     this.retryTimer = null;
+    this.soonTimer = null;
     this.failures = 0;
     this.refusalRetries = 0;
     this.held = false;
+    this.detached = false;
     this.limit = BATCH;
     this.singleUntil = 0;
+    this.notBefore = 0;
     this.waiters = [];
   }
 
@@ -45,18 +60,43 @@ export class SaveQueue {
     const value = Number(n) || 0;
     if (value > this.seq) {
       this.seq = value;
-      this.store.saveSeq(value);
+      if (!this.detached) this.store.saveSeq(value);
     }
   }
 
   add(position, answer, flagged) {
     this.seq += 1;
-    this.store.saveSeq(this.seq);
-    const save = { position, answer, flagged: Boolean(flagged), seq: this.seq };
+    if (!this.detached) this.store.saveSeq(this.seq);
+    const save = { position, answer, flagged: Boolean(flagged), seq: this.seq, t: Date.now() };
     this.items.push(save);
     this.persist();
     this.flushSoon();
     return save;
+  }
+
+  /**
+   * Another tab of this attempt handed over late (after this one loaded the queue): take what it
+   * left in storage. A seq both tabs used for different saves is renumbered, never reused.
+   */
+  adoptStored() {
+    if (this.detached) return;
+    const mine = new Map(this.items.map((s) => [s.seq, s]));
+    let changed = false;
+    for (const save of this.store.loadQueue()) {
+      const same = mine.get(save.seq);
+      if (same && same.position === save.position) continue;
+      if (same) save.seq = Math.max(this.seq, this.store.loadSeq()) + 1;
+      this.raiseSeq(save.seq);
+      this.items.push(save);
+      mine.set(save.seq, save);
+      changed = true;
+    }
+    this.raiseSeq(this.store.loadSeq());
+    if (changed) {
+      this.items.sort((a, b) => a.seq - b.seq);
+      this.persist();
+      this.flushSoon();
+    }
   }
 
   /** Send now (cancelling a backoff wait). Resolves true when nothing is left to send. */
@@ -84,9 +124,14 @@ export class SaveQueue {
     }, 0);
   }
 
-  /** The browser says the network is back: try at once. */
+  /**
+   * The network or the server is back: try at once, unless the server asked us to wait
+   * (Retry-After) and that wait is not over.
+   */
   retryNow() {
-    if (this.items.length) this.flush();
+    if (!this.items.length || this.held) return;
+    if (this.retryTimer && performance.now() < this.notBefore) return;
+    this.flush();
   }
 
   hold() {
@@ -94,17 +139,45 @@ export class SaveQueue {
   }
 
   release() {
+    if (this.detached) return;
     this.held = false;
     this.flushSoon();
   }
 
-  /** Only for an attempt that is closed or past its deadline: these saves can never be stored. */
-  dropAll() {
-    this.items = [];
-    this.persist();
+  /** Stop sending and wait for the request in flight, so that what is queued is final. */
+  async settle() {
+    this.held = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.soonTimer);
+    this.retryTimer = this.soonTimer = null;
+    if (this.running) await this.running;
   }
 
-  /** Resolves when the queue is empty (sent or dropped). */
+  /**
+   * This tab no longer owns the attempt (another tab took over): stop for good and never write
+   * to storage again; what is stored now is the other tab's.
+   */
+  detach() {
+    this.held = true;
+    this.detached = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.soonTimer);
+    this.retryTimer = this.soonTimer = null;
+  }
+
+  /** The server will never store these as answers: keep them as late answers (late.js). */
+  moveToLate(saves, refusal) {
+    if (!saves.length || this.detached) return;
+    this.late.add(saves);
+    this.remove(new Set(saves.map((s) => s.seq)));
+    this.onLate(saves, refusal);
+  }
+
+  moveAllToLate(refusal = null) {
+    this.moveToLate([...this.items], refusal);
+  }
+
+  /** Resolves when the queue is empty (sent or moved to the late store). */
   whenEmpty() {
     if (!this.items.length) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -113,19 +186,25 @@ export class SaveQueue {
   async run() {
     while (!this.held && this.items.length) {
       const batch = this.items.slice(0, this.limit);
+      const position = this.position ? this.position() : null;
+      const body = { saves: batch.map(wire) };
+      if (Number.isInteger(position)) body.position = position;
       let response;
       try {
-        response = await this.api.post("/answers", { saves: batch });
+        response = await this.api.post("/answers", body);
       } catch (error) {
+        if (this.detached) return false;
         if (!(error instanceof Refusal)) {
-          this.retryLater();
+          this.retryLater(error.retryAfterMs);
           return false;
         }
         if (await this.refused(error, batch)) continue;
         return false;
       }
+      if (this.detached) return false; // the other tab resends them: duplicates, harmless
       this.failures = 0;
       this.refusalRetries = 0;
+      if (body.position != null) this.onSent(body.position);
       if (!this.acknowledge(batch, response && response.acks)) {
         this.retryLater(); // a 200 without usable acks: resend later (seq makes it idempotent)
         return false;
@@ -142,13 +221,17 @@ export class SaveQueue {
         this.singleUntil = batch[batch.length - 1].seq;
         return true;
       }
-      this.remove(new Set([batch[0].seq]));
-      this.onDropped(batch[0], error);
+      if (LATE_PER_SAVE.has(error.code)) {
+        this.moveToLate([batch[0]], error);
+      } else {
+        this.remove(new Set([batch[0].seq]));
+        this.onDropped(batch[0], error);
+      }
       return true;
     }
     const action = await this.onRefusal(error);
-    if (action === "drop") {
-      this.dropAll();
+    if (action === "late") {
+      this.moveAllToLate(error);
       return false;
     }
     if (action === "hold") {
@@ -166,6 +249,7 @@ export class SaveQueue {
   acknowledge(batch, acks) {
     if (!Array.isArray(acks)) return 0;
     const done = new Set();
+    const stored = [];
     let stale = false;
     batch.forEach((save, i) => {
       let ack = acks[i];
@@ -179,9 +263,12 @@ export class SaveQueue {
       if (ack.status === "stale") {
         stale = true;
         this.raiseSeq(ack.seq);
+      } else {
+        stored.push(save);
       }
     });
     this.remove(done);
+    if (stored.length) this.onAcked(stored);
     if (stale) this.onStale();
     return done.size;
   }
@@ -195,17 +282,20 @@ export class SaveQueue {
     this.persist();
   }
 
-  retryLater() {
+  /** The next try after the page's backoff, and never before the server's Retry-After. */
+  retryLater(retryAfterMs = 0) {
     this.failures += 1;
     clearTimeout(this.retryTimer);
+    const wait = Math.max(backoffMs(this.failures), retryAfterMs || 0);
+    this.notBefore = performance.now() + (retryAfterMs || 0);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.flush();
-    }, backoffMs(this.failures));
+    }, wait);
   }
 
   persist() {
-    this.store.saveQueue(this.items);
+    if (!this.detached) this.store.saveQueue(this.items);
     if (!this.items.length) {
       const waiters = this.waiters;
       this.waiters = [];

@@ -1,7 +1,17 @@
-// What must survive a reload, a crash or a night offline: the unsent saves (in order) and the
-// per-attempt sequence counter. Everything goes through localStorage, keyed by attempt id.
+// What must survive a reload, a crash or a night offline, in localStorage keyed by attempt id:
+//   cbt-queue-<id>       the unsent saves, in order (queue.js);
+//   cbt-seq-<id>         the per-attempt sequence counter (never reused);
+//   cbt-late-<id>        saves the server refused for good (time up, section closed): they go to
+//                        POST /late-answers and stay here until it answers 200 (late.js);
+//   cbt-late-total-<id>  how many answers ever went to the late store (for the notice);
+//   cbt-acked-<id>       the newest acknowledged answer per position, so a copy of the attempt
+//                        served from the service worker's cache shows what the server has;
+//   cbt-clock-<id>       the server's remaining time at the last response (Date.now() stamped),
+//                        to estimate the clock when the page is loaded from that cache;
+//   cbt-tab-<id>         which tab holds the attempt (tabs.js).
+// A save is {position, answer, flagged, seq, t}; t is Date.now() when it was given (for age_ms).
 
-function read(key, fallback) {
+export function read(key, fallback) {
   try {
     const raw = window.localStorage.getItem(key);
     return raw == null ? fallback : JSON.parse(raw);
@@ -10,12 +20,20 @@ function read(key, fallback) {
   }
 }
 
-function write(key, value) {
+export function write(key, value) {
   try {
     window.localStorage.setItem(key, JSON.stringify(value));
     return true;
   } catch {
     return false; // storage full or disabled: the in-memory queue still works for this page
+  }
+}
+
+function remove(key) {
+  try {
+    window.localStorage.removeItem(key);
+  } catch {
+    // storage disabled: nothing to remove
   }
 }
 
@@ -29,23 +47,49 @@ function isSave(save) {
   );
 }
 
+/** Saves from storage; one queued by an older page without `t` counts as given now (a lower bound). */
+function saves(value) {
+  const now = Date.now();
+  return (Array.isArray(value) ? value.filter(isSave) : []).map((save) => ({
+    ...save,
+    t: Number.isFinite(save.t) ? save.t : now,
+  }));
+}
+
 export function createStore(attemptId) {
-  const queueKey = `cbt-queue-${attemptId}`;
-  const seqKey = `cbt-seq-${attemptId}`;
+  const key = (name) => `cbt-${name}-${attemptId}`;
   return {
-    loadQueue() {
-      const saved = read(queueKey, []);
-      return Array.isArray(saved) ? saved.filter(isSave) : [];
-    },
-    saveQueue(saves) {
-      return write(queueKey, saves);
-    },
+    attemptId,
+    loadQueue: () => saves(read(key("queue"), [])),
+    saveQueue: (list) => write(key("queue"), list),
     loadSeq() {
-      const n = Number(read(seqKey, 0));
+      const n = Number(read(key("seq"), 0));
       return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
     },
-    saveSeq(n) {
-      return write(seqKey, n);
+    saveSeq: (n) => write(key("seq"), n),
+    loadLate: () => saves(read(key("late"), [])),
+    saveLate: (list) => write(key("late"), list),
+    lateTotal() {
+      const n = Number(read(key("late-total"), 0));
+      return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+    },
+    addLateTotal(n) {
+      return write(key("late-total"), this.lateTotal() + n);
+    },
+    loadAcked() {
+      const value = read(key("acked"), {});
+      return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+    },
+    saveAcked: (map) => write(key("acked"), map),
+    loadClock() {
+      const value = read(key("clock"), null);
+      return value && Number.isFinite(value.remaining) && Number.isFinite(value.at) ? value : null;
+    },
+    saveClock: (clock) => write(key("clock"), clock),
+    /** The attempt is over and nothing is left to send: forget what only served the test page. */
+    forgetCopies() {
+      remove(key("acked"));
+      remove(key("clock"));
     },
   };
 }

@@ -4,8 +4,12 @@
 import { Refusal } from "./api.js";
 import { backoffMs, sleep } from "./timer.js";
 
+/** After the page's time is up, the server is asked at least this often while unreachable. */
+const TIME_UP_POLL_MAX_MS = 5000;
+
 export class TimingMethods {
   tick() {
+    this.updateRescue();
     const remaining = this.clock.remaining();
     const section = this.section(this.pos);
     const sectionClock = section ? this.sectionClocks.get(section.index) : null;
@@ -29,39 +33,51 @@ export class TimingMethods {
     }
   }
 
-  /** The attempt's time is up: stop input, send what is left, then go to the finish page. */
+  /**
+   * The attempt's time is up on this page's clock: stop input, send what is queued, and ask the
+   * server - which owns the clock - what now. While it cannot be reached the page says so, keeps
+   * every answer and keeps asking (backoff, at most TIME_UP_POLL_MAX_MS apart). When it answers:
+   * time left (an outage given back, a proctor's extension or reopening) - answering goes on;
+   * closed - the finish flow sends or keeps (late store) what is queued, then leaves.
+   */
   async onTimeUp() {
-    if (this.timeUp || this.finished) return;
+    if (this.timeUp || this.finished || this.halted) return;
     this.timeUp = true;
     this.commitShort();
     this.lock(this.S.time_up);
     this.queue.flush();
-    await this.queue.whenEmpty();
     let failures = 0;
     while (!this.finished && !this.halted) {
+      let answered = false;
       try {
         await this.api.post("/heartbeat", { position: this.pos });
-        break; // its state may already have sent us to the finish page
+        answered = true;
       } catch (error) {
-        if (error instanceof Refusal) {
-          this.handleRefusal(error);
-          break;
-        }
-        await sleep(backoffMs(++failures));
+        if (error instanceof Refusal) this.handleRefusal(error);
+      }
+      if (this.finished || this.halted) return; // its state sent us to the finish page
+      if (answered && (this.paused || this.clock.remaining() > 2)) {
+        this.timeUp = false; // time was given back or added: go on
+        this.unlock();
+        this.queue.retryNow();
+        return;
+      }
+      if (answered) {
+        // Inside the server's grace period: it closes the attempt in a moment.
+        failures = 0;
+        this.ui.showStatus(this.S.time_up);
+        this.queue.retryNow();
+        await sleep(1000);
+      } else {
+        this.ui.showStatus(this.S.time_up_waiting);
+        await sleep(Math.min(TIME_UP_POLL_MAX_MS, backoffMs(++failures)));
       }
     }
-    if (this.finished || this.halted) return;
-    if (this.clock.remaining() > 2) {
-      this.timeUp = false; // a last-second extension by the proctor
-      this.unlock();
-      return;
-    }
-    this.finish({});
   }
 
   /** A timed section's time is up: send its saves, then reload; the server opened the next. */
   async onSectionTimeUp(index) {
-    if (this.sectionEnding || this.timeUp || this.finished) return;
+    if (this.sectionEnding || this.timeUp || this.finished || this.halted) return;
     this.sectionEnding = true;
     this.commitShort();
     this.lock(this.S.section_time_up);

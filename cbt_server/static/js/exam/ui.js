@@ -1,6 +1,7 @@
 // The page's fixed furniture: clocks, save status, banners, overlays and dialogs.
 // Every element is in templates/exam/take.html; this module only fills and toggles them.
 
+import { fmt } from "./model.js";
 import { hms } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +22,15 @@ export function createUi(strings) {
     sectionCountdown: $("section-countdown"),
     saveStatus: $("save-status"),
     offline: $("offline-banner"),
+    offlineCopy: $("offline-copy"),
+    busy: $("busy-banner"),
+    late: $("late-banner"),
+    lateText: $("late-text"),
+    lateStatus: $("late-status"),
+    rescue: $("rescue"),
+    rescueText: $("rescue-text"),
+    rescueButton: $("btn-rescue"),
+    errorRescue: $("btn-error-rescue"),
     warning: $("time-warning"),
     warningText: $("time-warning-text"),
     warningClose: $("btn-close-warning"),
@@ -76,8 +86,37 @@ export function createUi(strings) {
       els.saveStatus.title = pending ? String(pending) : "";
     },
 
-    setOffline(flag) {
-      els.offline.hidden = !flag;
+    /** "ok", "offline" (the server cannot be reached) or "busy" (it answered: not now). */
+    setServer(kind) {
+      els.offline.hidden = kind !== "offline";
+      els.busy.hidden = kind !== "busy";
+      document.body.dataset.server = kind;
+    },
+
+    /** The test is shown from the copy kept on this PC (the service worker's cache). */
+    setOfflineCopy(flag) {
+      els.offlineCopy.hidden = !flag;
+      document.body.dataset.offlineCopy = flag ? "1" : "0";
+    },
+
+    /** total: answers ever moved to the late store; pending: not yet taken by the server. */
+    setLate(total, pending) {
+      document.body.dataset.lateLength = String(pending);
+      els.late.hidden = !total;
+      if (!total) return;
+      els.lateText.textContent = fmt(strings.late_notice, { n: total });
+      els.lateStatus.textContent = pending ? fmt(strings.late_pending, { n: pending }) : strings.late_done;
+    },
+
+    /** count > 0: offer the rescue file for that many undelivered answers. */
+    setRescue(count, onClick) {
+      const show = count > 0;
+      els.rescue.hidden = !show;
+      els.errorRescue.hidden = !show;
+      document.body.dataset.rescue = show ? "1" : "0";
+      if (show) els.rescueText.textContent = fmt(strings.rescue_text, { n: count });
+      els.rescueButton.onclick = onClick;
+      els.errorRescue.onclick = onClick;
     },
 
     showTimeWarning(text) {
@@ -133,6 +172,12 @@ export function createUi(strings) {
       els.errorReload.hidden = !reload;
       openDialog(els.errorDialog);
       (reload ? els.errorReload : els.errorOk).focus();
+    },
+
+    closeDialogs() {
+      errorBlocking = false;
+      errorOnOk = null;
+      for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
     },
 
     anyDialogOpen() {
