@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from cbt_server.accounts.service import create_user
 from cbt_server.clock import now
+from cbt_server.db import write_transaction
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -51,8 +52,11 @@ def make_session(
     opens_in_minutes: int = -5,
     hours: int = 4,
 ) -> LabSession:
-    """A session that is open now (by the app's clock) with a roster of new participants."""
-    with app.app_context():
+    """A session that is open now (by the app's clock) with a roster of new participants.
+
+    Written as the server writes (``write_transaction``: on SQLite ``BEGIN IMMEDIATE``), so it
+    waits for a live server's workers instead of failing when they write meanwhile."""
+    with app.app_context(), write_transaction():
         battery = db.session.scalars(
             select(BatteryVersion)
             .where(BatteryVersion.code == battery_code)
@@ -92,7 +96,6 @@ def make_session(
             db.session.flush()
             db.session.add(SessionProctor(session_id=session.id, user_id=user.id))
             lab.proctors.append((username, password))
-        db.session.commit()
     return lab
 
 

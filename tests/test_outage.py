@@ -174,13 +174,20 @@ def test_answers_refused_for_good_are_kept_apart_for_the_assessor(app: Flask, la
     assert refused.status_code == 409 and refused.get_json()["error"] == "deadline_passed"
     late = {"saves": [{"position": items[0]["position"], "answer": [1], "seq": 2, "age_ms": 95000}]}
     first = person.post("/late-answers", late)
-    assert first.status_code == 200 and first.get_json() == {"stored": 1, "duplicates": 0}
-    assert person.post("/late-answers", late).get_json() == {"stored": 0, "duplicates": 1}
-    assert person.post("/late-answers", {"saves": [{"position": 999, "seq": 3}]}).status_code == 400
+    assert first.status_code == 200
+    assert first.get_json() == {"stored": 1, "duplicates": 0, "invalid": []}
+    assert person.post("/late-answers", late).get_json()["duplicates"] == 1
+    mixed = {"saves": [{"position": 999, "seq": 3}, {"seq": "x"}, {**late["saves"][0], "seq": 4}]}
+    assert person.post("/late-answers", mixed).get_json() == {
+        "stored": 1,
+        "duplicates": 0,
+        "invalid": [0, 1],  # the valid one is not held back by the others
+    }
+    assert person.post("/late-answers", {"saves": "x"}).status_code == 400
     attempt = attempt_of(app, lab.participants[0][0])
     total = attempt.total_score
     with app.app_context():
-        row = db.session.scalar(select(LateAnswer))
+        row = db.session.scalar(select(LateAnswer).order_by(LateAnswer.id))
         assert (row.age_ms, row.source, row.decision) == (95000, "page", None)
         assert db.session.get(Response, (attempt.id, items[0]["position"])).client_seq == 1
     # The assessor decides.

@@ -18,7 +18,12 @@ from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery import frozen
-from cbt_server.delivery.answers import MAX_INT, parse_saves, to_canonical
+from cbt_server.delivery.answers import (
+    MAX_INT,
+    MAX_SAVES_PER_REQUEST,
+    parse_saves,
+    to_canonical,
+)
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.grading import grade_attempt
 from cbt_server.delivery.lifecycle import AttemptState
@@ -37,6 +42,7 @@ class LateAnswerError(ValueError):
 
 @dataclass(frozen=True)
 class LateSave:
+    index: int  # in the request, to name the entries that were invalid
     position: int
     answer: Any
     flagged: bool
@@ -44,29 +50,44 @@ class LateSave:
     age_ms: int | None
 
 
-def parse_late(payload: Any) -> list[LateSave]:
-    saves = parse_saves(payload)
+def parse_late(payload: Any) -> tuple[list[LateSave], list[int]]:
+    """The late saves of a request, and the indexes of entries that are malformed (those are
+    answered as invalid rather than refusing the rest: a page cannot repair them, and the
+    valid ones must not wait behind them)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("saves"), list):
+        raise refuse("bad_request", 'body must be {"saves": [...]}')
     raw = payload["saves"]
-    parsed = []
-    for n, (save, entry) in enumerate(zip(saves, raw, strict=True)):
+    if not raw or len(raw) > MAX_SAVES_PER_REQUEST:
+        raise refuse("bad_request", f"send 1 to {MAX_SAVES_PER_REQUEST} saves per request")
+    parsed, invalid = [], []
+    for n, entry in enumerate(raw):
+        try:
+            (save,) = parse_saves({"saves": [entry]})
+        except DeliveryError:
+            invalid.append(n)
+            continue
         age = entry.get("age_ms")
         if age is not None and (
             not isinstance(age, int) or isinstance(age, bool) or not 0 <= age <= MAX_INT
         ):
-            raise refuse("bad_request", f"saves[{n}]: age_ms must be a non-negative integer")
-        parsed.append(LateSave(save.position, save.answer, save.flagged, save.seq, age))
-    return parsed
+            age = None  # information only: a bad duration is dropped, not the answer
+        parsed.append(LateSave(n, save.position, save.answer, save.flagged, save.seq, age))
+    return parsed, invalid
 
 
-def _store(attempt: Attempt, saves: list[LateSave], source: str) -> tuple[int, int]:
-    """Validate against the frozen attempt and keep what is new. Inside a write transaction."""
+def _store(attempt: Attempt, saves: list[LateSave], source: str) -> tuple[int, int, list[int]]:
+    """Validate against the frozen attempt and keep what is new. Inside a write transaction.
+    Returns (stored, duplicates, indexes of entries that do not fit the attempt)."""
     layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
-    canonical = []
+    canonical, invalid = [], []
     for save in saves:
-        if not save.position < len(layout):
-            raise refuse("bad_request", f"position {save.position} is not in this attempt")
-        slot = layout.slots[save.position]
-        canonical.append((save, to_canonical(slot.item_type, slot.option_order, save.answer)))
+        try:
+            if not save.position < len(layout):
+                raise refuse("bad_request", f"position {save.position} is not in this attempt")
+            slot = layout.slots[save.position]
+            canonical.append((save, to_canonical(slot.item_type, slot.option_order, save.answer)))
+        except DeliveryError:
+            invalid.append(save.index)
     known = set(
         db.session.execute(
             select(LateAnswer.position, LateAnswer.client_seq).where(
@@ -103,24 +124,26 @@ def _store(attempt: Attempt, saves: list[LateSave], source: str) -> tuple[int, i
             )
         )
         stored += 1
-    return stored, duplicates
+    return stored, duplicates, invalid
 
 
-def store_from_page(user_id: int, device_token: str | None, payload: Any) -> tuple[int, int]:
+def store_from_page(
+    user_id: int, device_token: str | None, payload: Any
+) -> tuple[int, int, list[int]]:
     """The exam page hands over saves the server refused for good. Whatever the attempt's
-    state; idempotent per (position, seq). Returns (stored, duplicates)."""
-    saves = parse_late(payload)
+    state; idempotent per (position, seq). Returns (stored, duplicates, invalid indexes)."""
+    saves, malformed = parse_late(payload)
     error: DeliveryError | None = None
     with write_transaction():
         attempt, _definition, _expired = load_for_update(user_id, device_token)
         try:
-            result = _store(attempt, saves, "page")
+            stored, duplicates, unfit = _store(attempt, saves, "page")
         except DeliveryError as refused:
             error = refused
             db.session.rollback()
     if error is not None:
         raise error
-    return result
+    return stored, duplicates, sorted(malformed + unfit)
 
 
 def store_rescue_file(actor: User, session: ExamSession, data: bytes, filename: str) -> int:
@@ -139,9 +162,13 @@ def store_rescue_file(actor: User, session: ExamSession, data: bytes, filename: 
     if not isinstance(attempt_id, int) or isinstance(attempt_id, bool):
         raise LateAnswerError(f"{filename}: attempt_id tidak ada atau bukan bilangan.")
     try:
-        saves = parse_late(document)
+        saves, malformed = parse_late(document)
     except DeliveryError as refused:
         raise LateAnswerError(f"{filename}: {refused.detail or refused.code}") from None
+    if malformed:
+        raise LateAnswerError(
+            f"{filename}: saves[{malformed[0]}] tidak valid; tidak ada yang disimpan."
+        )
     with write_transaction():
         attempt = db.session.scalar(
             select(Attempt).where(Attempt.id == attempt_id).with_for_update()
@@ -151,9 +178,14 @@ def store_rescue_file(actor: User, session: ExamSession, data: bytes, filename: 
                 f"{filename}: ujian {attempt_id} bukan bagian dari sesi {session.code}."
             )
         try:
-            stored, duplicates = _store(attempt, saves, "rescue_file")
+            stored, duplicates, unfit = _store(attempt, saves, "rescue_file")
         except DeliveryError as refused:
             raise LateAnswerError(f"{filename}: {refused.detail or refused.code}") from None
+        if unfit:
+            raise LateAnswerError(
+                f"{filename}: saves[{unfit[0]}] tidak cocok dengan soal ujian ini; "
+                "tidak ada yang disimpan."
+            )
         audit.record(
             "attempt.rescue_file",
             actor=actor,

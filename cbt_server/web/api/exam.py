@@ -89,10 +89,10 @@ def events():  # type: ignore[no-untyped-def]
 
 @bp.post("/attempt/late-answers")
 def late_answers():  # type: ignore[no-untyped-def]
-    stored, duplicates = late.store_from_page(
+    stored, duplicates, invalid = late.store_from_page(
         current_user.id, _device(), request.get_json(silent=True)
     )
-    return jsonify(stored=stored, duplicates=duplicates)
+    return jsonify(stored=stored, duplicates=duplicates, invalid=invalid)
 
 
 @bp.post("/attempt/sections/<int:index>/finish")

@@ -216,6 +216,12 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "stored": {"type": "integer"},
                     "duplicates": {"type": "integer"},
+                    "invalid": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "description": "indexes of saves that are malformed or do not fit the "
+                        "attempt (not stored; resending cannot help)",
+                    },
                 },
             },
         ),
