@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cbt_server.models import Attempt, AttemptEvent, AttemptScore, Response, db
 from tests.builders import FIXTURE_BANKS, Participant, attempt_of, keyed_positions, make_session
+from tests.helpers import csrf_token
 
 
 @pytest.fixture
@@ -371,3 +372,24 @@ def test_roles_other_than_participant_get_no_exam(app: Flask, lab):  # type: ign
     assert proctor.client.get("/api/v1/attempt").status_code == 403
     anonymous = app.test_client()
     assert anonymous.get("/api/v1/attempt").status_code == 401
+
+
+def test_a_start_whose_answer_was_lost_can_be_sent_again(app: Flask, lab):  # type: ignore[no-untyped-def]
+    """In a stampede a PC's "Mulai" can time out after the server started the attempt; the
+    browser sends it again without the cookies of the lost answer. It must start (resume), not
+    be refused as another computer."""
+    person = Participant(app, *lab.participants[0])
+    assert person.login().status_code == 302
+    assert person.enter_token(lab.token).status_code == 302
+    page = person.client.get("/exam/confirm")
+    token = csrf_token(page.get_data(as_text=True))
+    jar = {(c.domain, c.path, c.key): c.value for c in person.client._cookies.values()}
+    first = person.client.post("/exam/confirm", data={"csrf_token": token})
+    assert first.status_code == 302 and first.headers["Location"].endswith("/exam/take")
+    for cookie in list(person.client._cookies.values()):  # the answer never arrived
+        person.client.delete_cookie(cookie.key, domain=cookie.domain, path=cookie.path)
+    for (domain, path, key), value in jar.items():
+        person.client.set_cookie(key, value, domain=domain, path=path)
+    again = person.client.post("/exam/confirm", data={"csrf_token": token})
+    assert again.status_code == 302 and again.headers["Location"].endswith("/exam/take")
+    assert person.attempt()["state"] == "in_progress"

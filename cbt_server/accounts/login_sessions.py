@@ -10,12 +10,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.models import LoginSession, User, db
 
+#: default of ``CBT_LOGIN_SEEN_SECONDS``
 SEEN_THROTTLE = timedelta(seconds=60)
 
 
@@ -45,14 +47,17 @@ def load_live_user(session_id: str | None, user_id: int) -> tuple[User, datetime
 
 
 def touch_if_due(session_id: str, last_seen: datetime) -> None:
-    """Record that the login is in use, at most once per :data:`SEEN_THROTTLE`."""
+    """Record that the login is in use, at most once per ``CBT_LOGIN_SEEN_SECONDS``."""
     at = now()
-    if at - last_seen < SEEN_THROTTLE:
+    throttle = timedelta(
+        seconds=float(current_app.config.get("CBT_LOGIN_SEEN_SECONDS") or SEEN_THROTTLE.seconds)
+    )
+    if at - last_seen < throttle:
         return
     with write_transaction():
         db.session.execute(
             update(LoginSession)
-            .where(LoginSession.id == session_id, LoginSession.last_seen_at < at - SEEN_THROTTLE)
+            .where(LoginSession.id == session_id, LoginSession.last_seen_at < at - throttle)
             .values(last_seen_at=at)
         )
 

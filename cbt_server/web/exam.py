@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -35,6 +36,23 @@ require_roles(bp, "participant")
 
 TOKEN_OK = "cbt_token_ok"  # noqa: S105 (a session key name)
 DEVICE_COOKIE_AGE = 7 * 24 * 3600
+
+
+@bp.after_request
+def _give_device_token(response):  # type: ignore[no-untyped-def]
+    """Every exam page gives the PC its device token before anything is bound to it: a start
+    whose response is lost (a stampede, a dropped connection) is retried with the same token,
+    instead of being refused as "another computer"."""
+    if DEVICE_COOKIE not in request.cookies and not g.get("device_cookie_set"):
+        _set_device_cookie(response, delivery.new_device_token())
+    return response
+
+
+def _set_device_cookie(response, token: str) -> None:  # type: ignore[no-untyped-def]
+    response.set_cookie(
+        DEVICE_COOKIE, token, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Strict"
+    )
+    g.device_cookie_set = True
 
 
 class TokenForm(FlaskForm):
@@ -105,9 +123,7 @@ def _bind_and_take():  # type: ignore[no-untyped-def]
             refused.status
         )
     response = redirect(url_for("exam.take"))
-    response.set_cookie(
-        DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_AGE, httponly=True, samesite="Strict"
-    )
+    _set_device_cookie(response, device)
     return response
 
 
