@@ -7,6 +7,11 @@ after another). Every item is answered
 with one click (single, multiple, true/false, weighted, Likert: no short answers), stems and
 options are of realistic length (a few sentences of Indonesian-looking text), and a few items
 carry a PNG image, so one attempt moves about as many bytes as a real one.
+
+``extra_batteries={"BAT-SHORT": 2}`` adds batteries drawing the same items with a time limit of
+their own (whole minutes). One shorter than 90 minutes puts its whole limit on the first section
+and leaves the second untimed, so the first section stays open until the attempt's deadline (a
+fault scenario can then run a two-minute test without a section change in the middle).
 """
 
 from __future__ import annotations
@@ -94,8 +99,16 @@ def _write(path: Path, data: dict) -> None:
 LIKERT_LABELS = ["Sangat Tidak Setuju", "Tidak Setuju", "Ragu-ragu", "Setuju", "Sangat Setuju"]
 
 
-def write_bank_folder(root: Path, items: int = 50, images: int = 5, seed: int = 7) -> str:
-    """Write the bank folder under ``root``; return the battery code. ``items`` must be even."""
+def write_bank_folder(
+    root: Path,
+    items: int = 50,
+    images: int = 5,
+    seed: int = 7,
+    extra_batteries: dict[str, int] | None = None,
+) -> str:
+    """Write the bank folder under ``root``; return the battery code. ``items`` must be even.
+
+    ``extra_batteries`` maps more battery codes to their time limit in minutes (same items)."""
     rng = random.Random(seed)
     _write_dictionary(root)
     bank_items = _bank_items(rng, items)
@@ -109,6 +122,8 @@ def write_bank_folder(root: Path, items: int = 50, images: int = 5, seed: int = 
     bank |= {"language": "id", "likert": {"points": 5, "labels": LIKERT_LABELS}}
     _write(root / "banks" / BANK_CODE / "bank.yaml", {**bank, "items": bank_items})
     _write(root / "batteries" / f"{BATTERY_CODE}.yaml", _battery(rng, items))
+    for code, minutes in (extra_batteries or {}).items():
+        _write(root / "batteries" / f"{code}.yaml", _battery(rng, items, code, minutes))
     return BATTERY_CODE
 
 
@@ -152,7 +167,14 @@ def _bank_items(rng: random.Random, items: int) -> list[dict]:
     return bank_items
 
 
-def _battery(rng: random.Random, items: int) -> dict:
+def _section_minutes(minutes: int) -> tuple[int | None, int | None]:
+    """45 + 45 for the usual 90 minutes; a shorter battery times only its first section."""
+    if minutes >= 90:
+        return 45, 45
+    return minutes, None
+
+
+def _battery(rng: random.Random, items: int, code: str = BATTERY_CODE, minutes: int = 90) -> dict:
     first, second, n_scale = _split(items)
     rules = [
         [{"bank": BANK_CODE, "competency": TECH_1, "count": first}],
@@ -161,19 +183,21 @@ def _battery(rng: random.Random, items: int) -> dict:
             {"bank": BANK_CODE, "competency": SCALE, "count": n_scale},
         ],
     ]
+    limits = _section_minutes(minutes)
     sections = [
         {"code": f"S{n + 1}", "title": f"Bagian {n + 1}", "instructions": _stem(rng)}
-        | {"time_limit_minutes": 45, "shuffle_items": True, "shuffle_options": True}
+        | ({"time_limit_minutes": limits[n]} if limits[n] is not None else {})
+        | {"shuffle_items": True, "shuffle_options": True}
         | {"select": select}
         for n, select in enumerate(rules)
     ]
     return {
-        "code": BATTERY_CODE,
-        "title": "Baterai benchmark",
+        "code": code,
+        "title": "Baterai benchmark" if code == BATTERY_CODE else f"Baterai benchmark {code}",
         "kind": "technical",
         "version": "1",
         "show_score": True,
-        "time_limit_minutes": 90,
+        "time_limit_minutes": minutes,
         "sections": sections,
         "levels": {"default": [40, 55, 70, 85]},
     }
