@@ -29,6 +29,11 @@ processes of their own, released together.
     the start, then ``?since=`` every ``--monitor-every`` seconds: the server's time per refresh
     from the ``Server-Timing: app;dur=`` header when the server sends it, otherwise the client's
     latency (the table says which).
+(e) **a flooding PC**: ``--flood-pcs`` PCs save every 1–2 s for ``--flood-seconds``, first
+    alone, then while one participant's PC floods the server from its own address (127.0.0.2:
+    loopback, but not the throttle's loopback exemption) with ``--flood-connections``
+    connections cycling through failed log-ins, integrity events, loading the whole test and
+    saves: the other PCs' save p50/p99 without and with the flood, and what the flooder got.
 
 The (b) and (c) accounts get a one-iteration PBKDF2 password hash so that bringing 1,000 PCs into
 their attempts (not what (b) and (c) measure) takes seconds; (a) measures log-ins with the app's
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import multiprocessing as mp
 import os
@@ -272,7 +278,8 @@ def saturation(
         Row(
             "(b) saves at saturation",
             f"{args.connections} connections × {args.saturation_seconds:g} s",
-            f"{product:.0f} saves/s (ratio to ceiling {ratio:.2f})",
+            f"{product:.0f} saves/s (ratio to ceiling {ratio:.2f}); server time p50 "
+            f"{_ms(window.server_p50_ms)}, p99 {_ms(window.server_p99_ms)}",
             _ms(window.p50_ms),
             _ms(window.p99_ms),
             format_counts(window.errors),
@@ -409,6 +416,109 @@ def paced_lab(
     return rows, result, source
 
 
+FLOODER_ADDRESS = "127.0.0.2"
+
+
+async def _flood(base: str, account: tuple[str, str], token: str, until: float, connections: int):  # type: ignore[no-untyped-def]
+    """One participant's PC sending as fast as it can, from its own address, until ``until``."""
+    import aiohttp
+
+    statuses: Counter = Counter()
+    async with Lab(base, [account], local_addr=FLOODER_ADDRESS, limit=connections) as lab:
+        pc = lab.pcs[0]
+        await pc.start(token, browser=False)
+        position = min(pc.open_positions) if pc.open_positions else 0
+        api = f"{base}/api/v1/attempt"
+        headers = {"X-CSRFToken": pc.api_csrf or "", "Content-Type": "application/json"}
+        requests = [
+            ("POST", f"{base}/login", {"data": {"login": account[0], "password": "salah"}}),
+            ("POST", f"{api}/events", {"data": '{"events": [{"kind": "focus_lost"}]}'}),
+            ("GET", api, {}),
+            ("POST", f"{api}/answers", {"json_seq": True}),
+        ]
+        seq = 10_000
+
+        async def worker(n: int) -> None:
+            nonlocal seq
+            i = n
+            while time.monotonic() < until:
+                method, url, extra = requests[i % len(requests)]
+                i += 1
+                kwargs: dict[str, Any] = {"allow_redirects": False}
+                if "/login" not in url:
+                    kwargs["headers"] = headers
+                if extra.get("json_seq"):
+                    seq += 1
+                    body = {"saves": [{"position": position, "answer": [0], "seq": seq}]}
+                    kwargs["data"] = json.dumps(body)
+                elif "data" in extra:
+                    kwargs["data"] = extra["data"]
+                try:
+                    async with pc.http.request(method, url, **kwargs) as response:
+                        await response.read()
+                        statuses[response.status] += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    statuses["conn"] += 1
+
+        await asyncio.gather(*(worker(n) for n in range(connections)))
+    return statuses
+
+
+def flood(base: str, roster: Roster, args: argparse.Namespace) -> tuple[list[Row], LabResult]:
+    """(e): the others' saves without, then with, a flooding PC."""
+    flooder, others = roster.participants[0], roster.participants[1:]
+    rows: list[Row] = []
+    merged = LabResult()
+    for label in ("without", "with"):
+        jobs = [
+            Job(
+                "paced",
+                base,
+                part,
+                roster.token,
+                seconds=args.flood_seconds,
+                limit=args.limit,
+                every=(1.0, 2.0),
+                heartbeat_every=15.0,
+                time_limit=args.phase_limit + args.flood_seconds,
+                seed=n + (100 if label == "with" else 0),
+            )
+            for n, part in enumerate(split(others, args.client_processes))
+        ]
+
+        async def during(began: float, label: str = label) -> Counter | None:
+            if label == "without":
+                return None
+            await asyncio.sleep(max(0.0, began - time.monotonic()))
+            return await _flood(
+                base, flooder, roster.token, began + args.flood_seconds, args.flood_connections
+            )
+
+        result, began, statuses = run_jobs(jobs, during=during)
+        merged.merge(result)
+        window = [s for s in result.samples if began <= s.started < began + args.flood_seconds]
+        saves = summarise(window, ["save"])
+        flooded = ""
+        if statuses is not None:
+            sent = sum(statuses.values())
+            flooded = (
+                f"; the flooder sent {sent / args.flood_seconds:.0f} requests/s: "
+                f"{format_counts(statuses)}"
+            )
+        rows.append(
+            Row(
+                f"(e) others' saves {label} a flooding PC",
+                f"{len(others)} PCs saving every 1–2 s × {args.flood_seconds:g} s",
+                f"{saves.count / args.flood_seconds:.0f} saves/s{flooded}",
+                _ms(saves.p50_ms),
+                _ms(saves.p99_ms),
+                format_counts(saves.errors),
+                format_counts(saves.retries),
+            )
+        )
+    return rows, merged
+
+
 # ---- one database ------------------------------------------------------------------------------
 
 
@@ -452,6 +562,14 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
             password=PASSWORD,
             password_hash=cheap,
         ),
+        "flood": seed_lab(
+            app,
+            battery=battery,
+            participants=args.flood_pcs + 1,
+            code="S-FLOOD",
+            password=PASSWORD,
+            password_hash=cheap,
+        ),
     }
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -460,7 +578,8 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
         db.session.remove()
         db.engine.dispose()
     print(
-        f"  seeded {args.stampede + args.connections + args.paced} participants in 3 sessions "
+        f"  seeded {args.stampede + args.connections + args.paced + args.flood_pcs + 1} "
+        "participants in 4 sessions "
         f"in {time.monotonic() - started:.1f} s"
     )
     return rosters
@@ -503,6 +622,12 @@ def run_database(kind: str, args: argparse.Namespace) -> list[Row]:
                 acks += result.ledger.acks
                 connection_errors.update(result.connection_errors)
                 print("  (c), (d) done", flush=True)
+                if args.flood_pcs:
+                    found, result = flood(base, rosters["flood"], args)
+                    rows += found
+                    acks += result.ledger.acks
+                    connection_errors.update(result.connection_errors)
+                    print("  (e) done", flush=True)
             check = check_ledger(url, acks)
             rows.append(
                 Row(
@@ -604,6 +729,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16, help="(b) concurrent savers")
     parser.add_argument("--saturation-seconds", type=float, default=15)
     parser.add_argument("--paced", type=int, default=1000, help="(c) PCs (and (d) seats)")
+    parser.add_argument("--flood-pcs", type=int, default=200, help="(e) PCs beside the flooder")
+    parser.add_argument("--flood-seconds", type=float, default=20)
+    parser.add_argument("--flood-connections", type=int, default=8)
     parser.add_argument("--paced-seconds", type=float, default=60)
     parser.add_argument("--monitor-every", type=float, default=5, help="(d) seconds")
     parser.add_argument("--client-processes", type=int, default=2)

@@ -37,11 +37,11 @@ def defaults(instance: Path) -> dict[str, Any]:
         # A server outage up to this long is given back to running attempts automatically;
         # after a longer one they stay paused for the proctor (docs/operations.md).
         "CBT_OUTAGE_CREDIT_MAX_MINUTES": 30,
-        # Requests per second (and burst) one client address may send; 0 turns it off. Loopback
-        # is exempt (a reverse proxy on the host). docs/limits.md
+        # Requests per second (and burst) one client address may send; 0 turns it off. The
+        # loopback address is exempt (a reverse proxy on the host). docs/limits.md
         "CBT_THROTTLE_RATE": 20,
         "CBT_THROTTLE_BURST": 120,
-        "CBT_THROTTLE_EXEMPT": "127.0.0.0/8,::1",
+        "CBT_THROTTLE_EXEMPT": "127.0.0.1,::1",
         # How long a request waits for another's write lock before answering 503 (retry).
         "CBT_DB_LOCK_TIMEOUT_MS": 10_000,
         # Profiling (docs/profiling.md): JPM categories "mapping" or "selection"; 9-box cut

@@ -964,9 +964,12 @@ class Lab:
         backoff_cap: float = 30.0,
         seed: int = 1,
         stop_at: float = math.inf,
+        local_addr: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.accounts = list(accounts)
+        #: the PCs' source address (e.g. 127.0.0.2: loopback but not the server's exemption)
+        self.local_addr = local_addr
         self.limit = limit
         self.timeout = timeout
         self.page_timeout = page_timeout
@@ -984,7 +987,10 @@ class Lab:
 
     async def __aenter__(self) -> Lab:
         self.connector = aiohttp.TCPConnector(
-            limit=self.limit, limit_per_host=0, keepalive_timeout=self.keepalive
+            limit=self.limit,
+            limit_per_host=0,
+            keepalive_timeout=self.keepalive,
+            local_addr=(self.local_addr, 0) if self.local_addr else None,
         )
         self.pcs = [self.pc(u, p, n) for n, (u, p) in enumerate(self.accounts)]
         return self

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
@@ -30,30 +30,39 @@ def open_login_session(user_id: int, ip: str | None) -> str:
     return record.id
 
 
+#: Built once: it runs before every authenticated request.
+_LIVE_USER = (
+    select(User, LoginSession.last_seen_at)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        LoginSession.id == bindparam("session_id"),
+        LoginSession.revoked_at.is_(None),
+    )
+)
+
+
 def load_live_user(session_id: str | None, user_id: int) -> tuple[User, datetime] | None:
     """The user of a live (known, not revoked) login, and when that login was last seen."""
     if not session_id:
         return None
-    row = db.session.execute(
-        select(User, LoginSession.last_seen_at)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            LoginSession.id == session_id,
-            LoginSession.revoked_at.is_(None),
-        )
-    ).first()
+    row = db.session.execute(_LIVE_USER, {"user_id": user_id, "session_id": session_id}).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def touch_due(last_seen: datetime) -> bool:
+    seconds = current_app.config.get("CBT_LOGIN_SEEN_SECONDS") or SEEN_THROTTLE.seconds
+    return now() - last_seen >= timedelta(seconds=float(seconds))
 
 
 def touch_if_due(session_id: str, last_seen: datetime) -> None:
     """Record that the login is in use, at most once per ``CBT_LOGIN_SEEN_SECONDS``."""
+    if not touch_due(last_seen):
+        return
     at = now()
     throttle = timedelta(
         seconds=float(current_app.config.get("CBT_LOGIN_SEEN_SECONDS") or SEEN_THROTTLE.seconds)
     )
-    if at - last_seen < throttle:
-        return
     with write_transaction():
         db.session.execute(
             update(LoginSession)

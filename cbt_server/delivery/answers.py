@@ -13,19 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, frozen, presence
+from cbt_server.delivery import clockwork, commit_group, frozen, presence, snapshot
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
-from cbt_server.delivery.service import load_current, load_for_update
+from cbt_server.delivery.service import device_hash, load_for_update
 from cbt_server.delivery.views import timing
 from cbt_server.limits import budgets
-from cbt_server.models import Attempt, AttemptEvent, Response, db
+from cbt_server.models import Attempt, AttemptEvent, AttemptSection, Response, db
 
 MAX_SAVES_PER_REQUEST = 200
 MAX_SHORT_ANSWER = 500
@@ -127,29 +128,127 @@ def save_answers(
     saves: list[Save],
     position: int | None = None,
     ip: str | None = None,
+    *,
+    pre: snapshot.AttemptRow | None = None,
 ) -> tuple[list[Ack], dict[str, Any]]:
     """Store the saves in order, all or nothing, and acknowledge each after the commit.
 
     ``position`` is where the page is as it sends (saves may be older: queued during an
-    outage). Returns the acknowledgements and the attempt's timing as of the commit."""
+    outage). Returns the acknowledgements and the attempt's timing as of the commit.
+
+    Inside the write turn: one statement reads the attempt (locked), one conditional UPDATE per
+    answer, one UPDATE of the attempt's row when its position or last-seen stamp is due. Only
+    when the timer rules have something to do (expiry, a section's end) does it go through the
+    ORM path that moves attempts between states. On SQLite, whose writers take turns, the turn
+    is shorter still (:func:`_save_in_turn`)."""
+    if db.engine.dialect.name == "sqlite":
+        done = _save_in_turn(user_id, device_token, saves, position, ip, pre)
+        if done is not None:
+            return done
     error: DeliveryError | None = None
     acks: list[Ack] = []
     with write_transaction():
-        attempt, _definition, expired = load_for_update(user_id, device_token)
+        attempt, expired = _locked(user_id, device_token)
         error = _refusal(attempt, expired, deadline_code="deadline_passed")
+        at = now()
         if error is None:
             try:
-                acks = _apply(attempt, saves, position, ip)
+                acks = _apply(attempt, saves, at)
             except DeliveryError as refused:
                 db.session.rollback()
                 raise refused from None
-        state = timing(attempt, now())
+            _seen(attempt, at, ip, position)
+        state = timing(attempt, at)
     if error is not None:
         raise error
     return acks, state
 
 
-def _refusal(attempt: Attempt, expired: bool, *, deadline_code: str) -> DeliveryError | None:
+def acknowledgement(acks: list[Ack], state: dict[str, Any]) -> dict[str, Any]:
+    """The body of a save's answer (the route and the save lane send the same)."""
+    return {
+        "acks": [{"position": a.position, "seq": a.seq, "status": a.status} for a in acks],
+        **state,
+    }
+
+
+def common_case(attempt: snapshot.AttemptRow | None, device_token: str | None) -> bool:
+    """A running attempt of this PC that the timer rules leave as it is: a save can go
+    straight to its writes (:func:`save_answers` with ``pre``)."""
+    return (
+        attempt is not None
+        and attempt.state == AttemptState.IN_PROGRESS
+        and (attempt.device_hash is None or attempt.device_hash == device_hash(device_token))
+        and not clockwork.needs_advance(
+            attempt, now(), frozen.definition(attempt.battery_version_id)
+        )
+    )
+
+
+def _save_in_turn(
+    user_id: int,
+    device_token: str | None,
+    saves: list[Save],
+    position: int | None,
+    ip: str | None,
+    pre: snapshot.AttemptRow | None = None,
+) -> tuple[list[Ack], dict[str, Any]] | None:
+    """The common case on SQLite, with nothing but the writes inside the write turn.
+
+    The attempt is read and every save validated before the turn; inside it each UPDATE carries
+    the conditions it depends on (the attempt running, not paused, before its deadline and
+    grace, the item's section open, this PC), so what was read cannot have changed unseen:
+    SQLite runs one writer at a time. Saves that arrive together share one commit
+    (:mod:`commit_group`). Returns None (having changed nothing) when the common case does not
+    hold: the caller then takes the locked path, which gives the right refusal or moves the
+    attempt first."""
+    attempt = pre if pre is not None else snapshot.read(user_id)
+    if attempt is None or not common_case(attempt, device_token):
+        return None
+    layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
+    prepared = _prepare(attempt, layout, saves)
+    seen = _seen_after(attempt, now(), ip, position)  # decided before the turn, written in it
+    params = {"b_attempt": attempt.id, "b_device": attempt.device_hash or ""}
+    stamps: list[datetime] = []
+
+    def write(connection: Any) -> bool:
+        at = now()
+        params.update(b_saved_at=at, b_cutoff=at - clockwork.GRACE)
+        for save, answer in prepared:
+            params.update(
+                b_position=save.position,
+                b_seq=save.seq,
+                b_answer=answer,
+                b_flagged=save.flagged,
+                b_section=layout.slots[save.position].section_index,
+            )
+            if connection.execute(_SAVE_GUARDED, params).rowcount != 1:
+                return False  # stale, duplicate or refused: the locked path says which
+        snapshot.write_changes(attempt, seen)
+        stamps.append(at)
+        return True
+
+    if not commit_group.group().run(commit_group.Job(write, several=len(prepared) > 1)):
+        return None
+    acks = [Ack(save.position, save.seq, "saved") for save, _answer in prepared]
+    return acks, timing(attempt, stamps[0])
+
+
+def _locked(user_id: int, device_token: str | None) -> tuple[snapshot.AttemptRow, bool]:
+    """The attempt, locked and brought up to now (inside a write transaction)."""
+    attempt = snapshot.read(user_id, lock=True)
+    if attempt is None:
+        raise refuse("no_attempt")
+    if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
+        raise refuse("other_device")
+    if not clockwork.needs_advance(attempt, now(), frozen.definition(attempt.battery_version_id)):
+        return attempt, False
+    moved, _definition, expired = load_for_update(user_id, device_token)
+    db.session.flush()
+    return snapshot.of(moved), expired
+
+
+def _refusal(attempt: Any, expired: bool, *, deadline_code: str) -> DeliveryError | None:
     if expired:
         return refuse(deadline_code)
     if attempt.state in FINISHED:
@@ -159,33 +258,82 @@ def _refusal(attempt: Attempt, expired: bool, *, deadline_code: str) -> Delivery
     return None
 
 
-def _apply(attempt: Attempt, saves: list[Save], position: int | None, ip: str | None) -> list[Ack]:
-    layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
+#: The conditional save, built once (per-request construction cost more than the write). It
+#: changes the row only when the incoming seq is newer, so retried or reordered requests cannot
+#: overwrite a newer answer.
+_COLUMNS = Response.__table__.c
+_SAVE = (
+    update(Response)
+    .where(
+        Response.attempt_id == bindparam("b_attempt"),
+        Response.position == bindparam("b_position"),
+        Response.client_seq < bindparam("b_seq"),
+    )
+    .values(
+        answer=bindparam("b_answer", type_=_COLUMNS.answer.type),
+        flagged=bindparam("b_flagged", type_=_COLUMNS.flagged.type),
+        client_seq=bindparam("b_seq"),
+        saved_at=bindparam("b_saved_at", type_=_COLUMNS.saved_at.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
+_A = Attempt.__table__.c
+_S = AttemptSection.__table__.c
+_CUTOFF = bindparam("b_cutoff", type_=_A.deadline_at.type)
+#: The conditions a save depends on, checked by the UPDATE itself (SQLite's serialised writers).
+_SAVE_GUARDED = _SAVE.where(
+    exists().where(
+        _A.id == bindparam("b_attempt"),
+        _A.state == AttemptState.IN_PROGRESS.value,
+        _A.paused_at.is_(None),
+        _A.deadline_at >= _CUTOFF,
+        or_(_A.device_hash.is_(None), _A.device_hash == bindparam("b_device")),
+        _S.attempt_id == _A.id,
+        _S.section_index == bindparam("b_section"),
+        _S.started_at.is_not(None),
+        _S.closed_at.is_(None),
+        or_(_S.deadline_at.is_(None), _S.deadline_at >= _CUTOFF, _S.deadline_at >= _A.deadline_at),
+    )
+)
+
+
+def _prepare(
+    attempt: snapshot.AttemptRow, layout: frozen.Layout, saves: list[Save]
+) -> list[tuple[Save, Any]]:
+    """Validate every save against the frozen attempt before anything changes."""
     open_sections = {
         s.section_index
         for s in attempt.sections
         if s.started_at is not None and s.closed_at is None
     }
     prepared = []
-    for save in saves:  # validate everything before changing anything
+    for save in saves:
         if not save.position < len(layout):
             raise refuse("bad_request", f"position {save.position} is not in this attempt")
         slot = layout.slots[save.position]
         if slot.section_index not in open_sections:
             raise refuse("section_closed")
         prepared.append((save, to_canonical(slot.item_type, slot.option_order, save.answer)))
-    at = now()
+    return prepared
+
+
+def _apply(attempt: snapshot.AttemptRow, saves: list[Save], at: datetime) -> list[Ack]:
+    layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
+    prepared = _prepare(attempt, layout, saves)
     acks = []
     for save, answer in prepared:
         result = db.session.execute(
-            update(Response)
-            .where(
-                Response.attempt_id == attempt.id,
-                Response.position == save.position,
-                Response.client_seq < save.seq,
-            )
-            .values(answer=answer, flagged=save.flagged, client_seq=save.seq, saved_at=at)
-            .execution_options(synchronize_session=False)
+            _SAVE,
+            {
+                "b_attempt": attempt.id,
+                "b_position": save.position,
+                "b_seq": save.seq,
+                "b_answer": answer,
+                "b_flagged": save.flagged,
+                "b_saved_at": at,
+            },
         )
         if result.rowcount == 1:
             acks.append(Ack(save.position, save.seq, "saved"))
@@ -197,10 +345,36 @@ def _apply(attempt: Attempt, saves: list[Save], position: int | None, ip: str | 
         )
         status = "duplicate" if stored == save.seq else "stale"
         acks.append(Ack(save.position, int(stored or 0), status))
-    if position is not None and position < len(layout) and attempt.current_position != position:
-        attempt.current_position = position  # where the page is: a resume opens it
-    presence.mark_seen(attempt, at, ip)
     return acks
+
+
+def _seen_after(
+    attempt: snapshot.AttemptRow,
+    at: datetime,
+    ip: str | None,
+    position: int | None,
+    *,
+    heartbeat: bool = False,
+) -> snapshot.AttemptRow:
+    """The attempt with where the page is and that the PC is there, when due."""
+    after = snapshot.copy(attempt)
+    count = len(frozen.layout(attempt.id, attempt.seed, len(attempt.sections)))
+    if position is not None and position < count and after.current_position != position:
+        after.current_position = position  # where the page is: a resume opens it
+    presence.mark_seen(after, at, ip, heartbeat=heartbeat)
+    return after
+
+
+def _seen(
+    attempt: snapshot.AttemptRow,
+    at: datetime,
+    ip: str | None,
+    position: int | None,
+    *,
+    heartbeat: bool = False,
+) -> None:
+    """Write what :func:`_seen_after` finds due (inside the write transaction)."""
+    snapshot.write_changes(attempt, _seen_after(attempt, at, ip, position, heartbeat=heartbeat))
 
 
 def touch(
@@ -214,15 +388,19 @@ def touch(
     """Position report and heartbeat: keep the attempt's clock and last-seen up to date.
 
     Read-only unless something is due (a stamp, a new position, the timer rules), so a lab's
-    heartbeats do not queue for the write lock."""
+    heartbeats do not queue for the write turn."""
     if position is not None and (not _is_int(position) or not 0 <= position <= MAX_INT):
         raise refuse("bad_request", "position out of range")
-    attempt, definition = load_current(user_id, device_token)
+    attempt = snapshot.read(user_id)
+    if attempt is None:
+        raise refuse("no_attempt")
+    if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
+        raise refuse("other_device")
     at = now()
-    if position is not None and position >= len(
-        frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
-    ):
+    layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
+    if position is not None and position >= len(layout):
         raise refuse("bad_request", "position out of range")
+    definition = frozen.definition(attempt.battery_version_id)
     if attempt.state in FINISHED or not (
         clockwork.needs_advance(attempt, at, definition)
         or presence.seen_due(attempt, at, ip)
@@ -230,12 +408,10 @@ def touch(
     ):
         return timing(attempt, at)
     with write_transaction():
-        attempt, _definition, _expired = load_for_update(user_id, device_token)
+        attempt, _expired = _locked(user_id, device_token)
         at = now()
         if attempt.state not in FINISHED:
-            if position is not None and position != attempt.current_position:
-                attempt.current_position = position
-            presence.mark_seen(attempt, at, ip, heartbeat=heartbeat)
+            _seen(attempt, at, ip, position, heartbeat=heartbeat)
         state = timing(attempt, at)
     return state
 

@@ -15,12 +15,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import aliased, joinedload
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, frozen, outage
+from cbt_server.delivery import clockwork, frozen, outage, snapshot
 from cbt_server.delivery.assembly import assemble
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.grading import grade_attempt
@@ -201,20 +201,27 @@ def _assemble(user_id: int, entry: Entry) -> Attempt:
     return attempt
 
 
-def _latest(user_id: int):  # type: ignore[no-untyped-def]
-    """The participant's newest attempt with its sections, as one statement."""
+def _latest_statement():  # type: ignore[no-untyped-def]
+    """The participant's newest attempt with its sections, as one statement. Built once: a
+    statement built per request costs more Python time than the database spends on it."""
     newer = aliased(Attempt)
-    latest = select(func.max(newer.id)).where(newer.user_id == user_id).scalar_subquery()
+    latest = (
+        select(func.max(newer.id)).where(newer.user_id == bindparam("user_id")).scalar_subquery()
+    )
     return (
         select(Attempt)
         .options(joinedload(Attempt.sections))
-        .where(Attempt.id == latest, Attempt.user_id == user_id)
+        .where(Attempt.id == latest, Attempt.user_id == bindparam("user_id"))
     )
 
 
-def load_current(user_id: int, device_token: str | None) -> tuple[Attempt, dict]:
-    """The participant's attempt as stored, without a lock (for reads)."""
-    attempt = db.session.scalars(_latest(user_id)).unique().first()
+_LATEST = _latest_statement()
+_LATEST_LOCKED = _LATEST.with_for_update(of=Attempt)
+
+
+def load_current(user_id: int, device_token: str | None) -> tuple[snapshot.AttemptRow, dict]:
+    """The participant's attempt as stored, as plain values, without a lock (for reads)."""
+    attempt = snapshot.read(user_id)
     if attempt is None:
         raise refuse("no_attempt")
     if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
@@ -227,7 +234,7 @@ def load_for_update(user_id: int, device_token: str | None) -> tuple[Attempt, di
 
     Returns (attempt, battery definition, expired_just_now).
     """
-    attempt = db.session.scalars(_latest(user_id).with_for_update(of=Attempt)).unique().first()
+    attempt = db.session.scalars(_LATEST_LOCKED, {"user_id": user_id}).unique().first()
     if attempt is None:
         raise refuse("no_attempt")
     if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
@@ -250,7 +257,7 @@ def _finalise_if_needed(attempt: Attempt) -> None:
         grade_attempt(attempt, frozen.definition(attempt.battery_version_id))
 
 
-def _needs_finalising(attempt: Attempt) -> bool:
+def _needs_finalising(attempt: Attempt | snapshot.AttemptRow) -> bool:
     return (
         attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED)
         and attempt.total_score is None
@@ -315,14 +322,16 @@ def sweep(at: datetime | None = None) -> int:
     return closed
 
 
-def refresh(user_id: int, device_token: str | None) -> tuple[Attempt, dict]:
+def refresh(user_id: int, device_token: str | None) -> tuple[snapshot.AttemptRow, dict]:
     """The attempt as the test page loads it, brought up to now. Only when the timer rules
-    have something to change (expiry, a timed section's end) does it take the write lock."""
+    have something to change (expiry, a timed section's end) does it take the write turn."""
     attempt, definition = load_current(user_id, device_token)
     if not clockwork.needs_advance(attempt, now(), definition) and not _needs_finalising(attempt):
         return attempt, definition
     with write_transaction():
-        attempt, definition, _expired = load_for_update(user_id, device_token)
-        if attempt.state in FINISHED:
-            _finalise_if_needed(attempt)
+        moved, definition, _expired = load_for_update(user_id, device_token)
+        if moved.state in FINISHED:
+            _finalise_if_needed(moved)
+        db.session.flush()
+        attempt = snapshot.of(moved)
     return attempt, definition

@@ -8,6 +8,18 @@ from flask import Flask, g
 
 from cbt_server.localtime import register_filters
 
+#: Headers of every response (the save lane, cbt_server/web/api/save_lane.py, sends them too).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # Everything is served by this server: the lab may have no internet.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'"
+    ),
+}
+
 
 def register_blueprints(app: Flask) -> None:
     from cbt_server.web import assessor, auth, errors, exam, home, media, proctor
@@ -36,13 +48,6 @@ def register_blueprints(app: Flask) -> None:
         if "started" in g:
             elapsed = (time.perf_counter() - g.started) * 1000
             response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # Everything is served by this server: the lab may have no internet.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'",
-        )
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response

@@ -51,10 +51,10 @@ def register(app: Flask) -> None:
         return response
 
     for kind in RETRYABLE_DATABASE_ERRORS:
-        app.register_error_handler(kind, _database_unavailable)
+        app.register_error_handler(kind, database_unavailable)
 
 
-def _database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+def database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
     from cbt_server.models import db
 
     log.warning("database unavailable, answered 503: %s", str(error).splitlines()[0][:300])

@@ -58,9 +58,7 @@ def save():  # type: ignore[no-untyped-def]
     acks, state = answers.save_answers(
         current_user.id, _device(), saves, where, ip=request.remote_addr
     )
-    return jsonify(
-        acks=[{"position": a.position, "seq": a.seq, "status": a.status} for a in acks], **state
-    )
+    return jsonify(answers.acknowledgement(acks, state))
 
 
 @bp.post("/attempt/position")
