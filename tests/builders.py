@@ -203,7 +203,7 @@ def assessor_lab(app: Flask) -> LabSession:
     from cbt_server.models import User
 
     lab = make_session(app, participants=3)
-    with app.app_context():
+    with app.app_context(), write_transaction():
         for n, user in enumerate(
             db.session.scalars(select(User).where(User.role == "participant").order_by(User.id))
         ):
@@ -211,7 +211,6 @@ def assessor_lab(app: Flask) -> LabSession:
             if n == 0:
                 user.full_name = "Ni Kadek Ayu Wulandari, S.Pd. — Ñusantara"
         create_user("asesor-1", "sandi-asesor", "assessor", "Asesor Satu")
-        db.session.commit()
     return lab
 
 

@@ -1,18 +1,33 @@
 """Fixtures: a fresh app on a freshly migrated database per test, on SQLite and PostgreSQL.
 
-The schema is built by the migrations (never ``create_all``), once per test run and database
-kind: SQLite tests copy a migrated template file; PostgreSQL tests share one database created for
-the run and emptied (TRUNCATE) after each test. Set ``CBT_TEST_DATABASE_URL`` to a PostgreSQL URL
-to run every database test against it as well.
+Set ``CBT_TEST_DATABASE_URL`` to a PostgreSQL URL to run every database test against it as well.
+
+Every test starts from a template database built once per test run (``tests/db_templates.py``),
+never from ``create_all``:
+
+- the bare schema, built by the migrations: ``sqlite_template``, a file each SQLite test gets a
+  copy of, and ``postgres_url``, the run's one PostgreSQL database, which every PostgreSQL test
+  uses and leaves empty again (its rows deleted, its sequences restarted);
+- the schema with data, built once by the real commands when a test first needs it: the shipped
+  banks (``imported``), the fixture banks (``fixture_banks``), and the fixture banks plus
+  :func:`tests.builders.assessor_lab` (``lab``). These fixtures copy the template's rows into the
+  test's database (SQLite: the file, through SQLite's backup API; PostgreSQL: a snapshot of the
+  rows, loaded with COPY) instead of importing and hashing passwords again. They run the real
+  commands instead when the template would not give the same start: the clock was moved, or
+  something already wrote to the database.
+
+Tests that exercise ``banks import`` itself use ``app``/``runner`` and import for real.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,12 +37,38 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from cbt_server import create_app
 from cbt_server.clock import ManualClock
 from cbt_server.config import normalise_database_url
+from tests import db_templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BANKS_PATH = REPO_ROOT / "question_banks"
 
 _PG_URL = os.environ.get("CBT_TEST_DATABASE_URL") or None
 DATABASE_KINDS = ["sqlite"] + (["postgresql"] if _PG_URL else [])
+#: Where a fresh ``clock`` starts; templates are built at this moment.
+_CLOCK_START = ManualClock().now()
+
+
+def _app_config(database_url: str, instance: Path, clock: ManualClock) -> dict[str, Any]:
+    """The configuration of the ``app`` fixture (templates are built with the same)."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": instance,
+        "SECRET_KEY": "test-secret",
+        "CBT_CLOCK": clock,
+        "CBT_BANKS_PATH": str(BANKS_PATH),
+        "CBT_STRICT_WRITES": True,
+        # Staff accounts: scrypt costs ~80 ms each, and the suite makes hundreds of them.
+        "CBT_STAFF_PASSWORD_METHOD": "pbkdf2:sha256:1000",
+        "TESTING": True,
+    }
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        from cbt_server.models import db
+
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _migrate(url: str, instance: Path) -> None:
@@ -38,9 +79,7 @@ def _migrate(url: str, instance: Path) -> None:
     )
     with app.app_context():
         upgrade()
-        from cbt_server.models import db
-
-        db.engine.dispose()
+    _dispose(app)
 
 
 @pytest.fixture(scope="session")
@@ -52,36 +91,35 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database of its own for this run, created on the server CBT_TEST_DATABASE_URL names."""
+def _pg_admin() -> Iterator[sa.Engine]:
     assert _PG_URL, "CBT_TEST_DATABASE_URL is not set"
-    admin_url = sa.engine.make_url(normalise_database_url(_PG_URL))
-    name = f"cbt_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    _migrate(url, tmp_path_factory.mktemp("pg-instance"))
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin = db_templates.admin_engine(sa.engine.make_url(normalise_database_url(_PG_URL)))
+    yield admin
     admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        tables = [
-            row[0]
-            for row in conn.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
-            )
-        ]
-        if tables:
-            conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-            )
+@pytest.fixture(scope="session")
+def _pg_run_name() -> str:
+    """The prefix of every database this run creates."""
+    return f"cbt_test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(
+    tmp_path_factory: pytest.TempPathFactory, _pg_admin: sa.Engine, _pg_run_name: str
+) -> Iterator[str]:
+    """A database of its own for this run, created on the server CBT_TEST_DATABASE_URL names."""
+    url = db_templates.create_database(_pg_admin, _pg_run_name)
+    _migrate(url, tmp_path_factory.mktemp("pg-instance"))
+    yield url
+    db_templates.drop_database(_pg_admin, _pg_run_name)
+
+
+@pytest.fixture(scope="session")
+def _pg_cleaner(postgres_url: str) -> Iterator[sa.Engine]:
+    """One connection kept for emptying the run's database after each test."""
+    engine = sa.create_engine(postgres_url, pool_size=1)
+    yield engine
     engine.dispose()
 
 
@@ -92,9 +130,104 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
     else:
-        url = request.getfixturevalue("postgres_url")
-        yield url
-        _truncate_all(url)
+        # Emptying the run's one database after each test (DELETE, some 5-10 ms) is faster than
+        # a new database per test from a template (CREATE DATABASE ... TEMPLATE, ~0.2 s).
+        cleaner = request.getfixturevalue("_pg_cleaner")
+        yield request.getfixturevalue("postgres_url")
+        with cleaner.begin() as conn:
+            db_templates.empty_postgres(conn)
+
+
+# ---- templates with data: built on first use by the same code the fixtures would run --------
+
+
+def _import_banks(app: Flask, path: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["banks", "import", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def _seed_shipped_banks(app: Flask) -> None:
+    _import_banks(app, BANKS_PATH)
+
+
+def _seed_fixture_banks(app: Flask) -> None:
+    from tests.builders import FIXTURE_BANKS
+
+    _import_banks(app, FIXTURE_BANKS)
+
+
+def _seed_assessor_lab(app: Flask):  # type: ignore[no-untyped-def]
+    from tests.builders import assessor_lab
+
+    _seed_fixture_banks(app)
+    return assessor_lab(app)
+
+
+class _Templates:
+    """Seeded templates per (database kind, seed), built when a test first asks for one."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._built: dict[tuple[str, Callable[[Flask], Any]], tuple[Any, Any]] = {}
+
+    def get(
+        self, request: pytest.FixtureRequest, kind: str, seed: Callable[[Flask], Any]
+    ) -> tuple[Any, Any]:
+        """(template, what ``seed`` returned): a SQLite file, or a PostgreSQL snapshot."""
+        key = (kind, seed)
+        if key not in self._built:
+            self._built[key] = self._build(request, kind, seed)
+        return self._built[key]
+
+    def _build(
+        self, request: pytest.FixtureRequest, kind: str, seed: Callable[[Flask], Any]
+    ) -> tuple[Any, Any]:
+        name = seed.__name__.strip("_")
+        instance = self._folder / f"{kind}-{name}-instance"
+        if kind == "sqlite":
+            path = self._folder / f"{name}.sqlite3"
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+            return path, self._seed(f"sqlite:///{path}", instance, seed)
+        admin = request.getfixturevalue("_pg_admin")
+        database = f"{request.getfixturevalue('_pg_run_name')}_{name}"
+        url = db_templates.create_database(admin, database)
+        try:
+            _migrate(url, instance)
+            value = self._seed(url, instance, seed)
+            # The rows are all a test needs: the database can go at once.
+            return db_templates.PgSnapshot.capture(url), value
+        finally:
+            db_templates.drop_database(admin, database)
+
+    @staticmethod
+    def _seed(url: str, instance: Path, seed: Callable[[Flask], Any]) -> Any:
+        app = create_app(_app_config(url, instance, ManualClock()))
+        try:
+            return seed(app)
+        finally:
+            _dispose(app)
+
+
+@pytest.fixture(scope="session")
+def _db_templates(tmp_path_factory: pytest.TempPathFactory) -> _Templates:
+    return _Templates(tmp_path_factory.mktemp("seeded-templates"))
+
+
+def _seeded(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    database_url: str,
+    clock: ManualClock,
+    seed: Callable[[Flask], Any],
+) -> Any:
+    """``seed(app)``: its rows copied from the run's template of it when that gives the same start
+    (the clock has not moved, nothing was written yet), else written by running it."""
+    if clock.now() == _CLOCK_START:
+        kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+        template, value = request.getfixturevalue("_db_templates").get(request, kind, seed)
+        if db_templates.load_if_pristine(database_url, template):
+            return copy.deepcopy(value)
+    return seed(app)
 
 
 @pytest.fixture
@@ -104,22 +237,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "INSTANCE_PATH": tmp_path / "instance",
-            "SECRET_KEY": "test-secret",
-            "CBT_CLOCK": clock,
-            "CBT_BANKS_PATH": str(BANKS_PATH),
-            "TESTING": True,
-        }
-    )
+    app = create_app(_app_config(database_url, tmp_path / "instance", clock))
     yield app
-    with app.app_context():
-        from cbt_server.models import db
-
-        db.session.remove()
-        db.engine.dispose()
+    _dispose(app)
 
 
 @pytest.fixture
@@ -133,20 +253,27 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 @pytest.fixture
-def imported(app: Flask, runner: FlaskCliRunner) -> Flask:
+def imported(
+    request: pytest.FixtureRequest, app: Flask, database_url: str, clock: ManualClock
+) -> Flask:
     """The app with the shipped question banks imported."""
-    result = runner.invoke(args=["banks", "import", str(BANKS_PATH)])
-    assert result.exit_code == 0, result.output
+    _seeded(request, app, database_url, clock, _seed_shipped_banks)
     return app
 
 
 @pytest.fixture
-def lab(app: Flask, runner: FlaskCliRunner):  # type: ignore[no-untyped-def]
-    """BAT-UJI imported; a session of three JF-UJ participants; an assessor account."""
-    from tests.builders import FIXTURE_BANKS, assessor_lab
+def fixture_banks(
+    request: pytest.FixtureRequest, app: Flask, database_url: str, clock: ManualClock
+) -> Flask:
+    """The app with the fixture banks (tests/fixtures/qb, with BAT-UJI) imported."""
+    _seeded(request, app, database_url, clock, _seed_fixture_banks)
+    return app
 
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
-    return assessor_lab(app)
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, app: Flask, database_url: str, clock: ManualClock):  # type: ignore[no-untyped-def]
+    """BAT-UJI imported; a session of three JF-UJ participants; an assessor account."""
+    return _seeded(request, app, database_url, clock, _seed_assessor_lab)
 
 
 @pytest.fixture

@@ -13,11 +13,13 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests import db_templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CBT_CHROMIUM", "/usr/bin/chromium")
@@ -52,25 +54,44 @@ def flask_command(env: dict[str, str], *args: str) -> None:
 
 
 @contextmanager
-def fresh_database(kind: str, folder: Path, postgres_url: str | None) -> Iterator[str]:
-    """An empty database: a SQLite file in ``folder``, or a PostgreSQL database of its own
-    created on the server ``postgres_url`` names (dropped afterwards)."""
+def fresh_database(
+    kind: str, folder: Path, postgres_url: str | None, template: str | None = None
+) -> Iterator[str]:
+    """A database of its own: a SQLite file in ``folder``, or a PostgreSQL database created on
+    the server ``postgres_url`` names (dropped afterwards). Empty, or a copy of ``template`` (a
+    database URL from :func:`template_database`) when given."""
     if kind == "sqlite":
-        yield f"sqlite:///{folder / 'cbt.sqlite3'}"
+        url = f"sqlite:///{folder / 'cbt.sqlite3'}"
+        if template:
+            db_templates.copy_sqlite(db_templates.sqlite_path(template), url)
+        yield url
         return
+    admin = _admin(postgres_url)
+    name = f"cbt_live_{uuid.uuid4().hex[:10]}"
+    template_name = sa.engine.make_url(template).database if template else None
+    try:
+        yield db_templates.create_database(admin, name, template=template_name)
+    finally:
+        db_templates.drop_database(admin, name)
+        admin.dispose()
+
+
+@contextmanager
+def template_database(
+    kind: str, folder: Path, postgres_url: str | None, prepare: Callable[[str], None]
+) -> Iterator[str]:
+    """A database that ``prepare(url)`` fills once (say ``db upgrade`` and ``banks import``), to
+    give many servers a copy of with :func:`fresh_database`: preparing it again for every server
+    costs seconds, copying it milliseconds. Yields its URL; nothing may stay connected to it."""
+    with fresh_database(kind, folder, postgres_url) as url:
+        prepare(url)
+        yield url
+
+
+def _admin(postgres_url: str | None) -> sa.Engine:
     from cbt_server.config import normalise_database_url
 
-    admin_url = sa.engine.make_url(normalise_database_url(postgres_url or ""))
-    name = f"cbt_live_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    return db_templates.admin_engine(sa.engine.make_url(normalise_database_url(postgres_url or "")))
 
 
 def server_env(instance: Path, database_url: str, secret: str, **settings: str) -> dict[str, str]:
@@ -80,6 +101,8 @@ def server_env(instance: Path, database_url: str, secret: str, **settings: str) 
         "CBT_INSTANCE_PATH": str(instance),
         "CBT_DATABASE_URL": database_url,
         "CBT_SECRET_KEY": secret,
+        # Any write that slips past the app's write transaction fails the test.
+        "CBT_STRICT_WRITES": "1",
         **settings,
     }
 

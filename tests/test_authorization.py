@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cbt_server.accounts.service import create_user
 from cbt_server.models import db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 from tests.helpers import audit_count, csrf_token, login
 
 CALLERS = ["anonymous", "participant", "other_proctor", "assessor", "proctor", "admin"]
@@ -29,8 +29,7 @@ def _path(rule: str, session_id: int) -> str:
 
 
 @pytest.fixture
-def world(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def world(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     lab = make_session(app, participants=1, code="S-A")
     other = make_session(app, participants=0, code="S-B")
     with app.app_context():

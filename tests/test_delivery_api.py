@@ -10,14 +10,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from cbt_server.models import Attempt, AttemptEvent, AttemptScore, Response, db
-from tests.builders import FIXTURE_BANKS, Participant, attempt_of, keyed_positions, make_session
+from tests.builders import Participant, attempt_of, keyed_positions, make_session
 from tests.helpers import csrf_token
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    result = runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)])
-    assert result.exit_code == 0, result.output
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=3)
 
 

@@ -9,13 +9,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from cbt_server.models import AuditEntry, Enrolment, User, db
-from tests.builders import FIXTURE_BANKS, Participant, attempt_of, keyed_positions, make_session
+from tests.builders import Participant, attempt_of, keyed_positions, make_session
 from tests.helpers import csrf_token, login
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=3)
 
 

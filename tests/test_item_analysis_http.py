@@ -14,7 +14,7 @@ from sqlalchemy import select
 from cbt_server.accounts.service import create_user
 from cbt_server.models import AuditEntry, db
 from tests import psychometrics_reference as ref
-from tests.builders import FIXTURE_BANKS, Participant, finish, make_session
+from tests.builders import Participant, finish, make_session
 from tests.helpers import audit_count, login
 
 # What six participants answer (fixture battery BAT-UJI, tests/fixtures/qb), and the item
@@ -49,8 +49,7 @@ SCORES = [
 
 
 @pytest.fixture
-def world(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def world(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     first = make_session(app, participants=4, code="S-01", token="TOKEN7")
     second = make_session(app, participants=2, code="S-02", token="TOKEN8")
     with app.app_context():

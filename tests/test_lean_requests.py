@@ -12,14 +12,13 @@ from flask import Flask
 from sqlalchemy import event
 
 from cbt_server.models import Attempt, db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=2)
 
 

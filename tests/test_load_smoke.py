@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ def _server_errors(log: Path, limit: int = 8) -> list[str]:
 
 
 def test_fifty_pcs_at_once_lose_no_answer(lab_server: LabServer) -> None:
-    result = asyncio.run(_run(lab_server.url, lab_server.roster))
+    # In a thread of its own: after the browser tests, Playwright's loop may own this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(asyncio.run, _run(lab_server.url, lab_server.roster)).result()
     total = summarise(result.samples)
     saves = summarise(result.samples, ["save"])
     check = check_ledger(lab_server.database_url, result.ledger.acks)

@@ -11,15 +11,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from cbt_server.models import Enrolment, db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 from tests.helpers import csrf_token, login
 
 STATUSES = ["absent", "logged_in", "in_progress", "paused", "submitted", "expired", "voided"]
 
 
 @pytest.fixture
-def banks(runner) -> None:  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def banks(fixture_banks) -> None:  # type: ignore[no-untyped-def]
+    """The fixture banks (a template of the run: tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cbt_server.delivery import outage
 from cbt_server.models import AttemptEvent, AuditEntry, LateAnswer, Response, db
-from tests.builders import FIXTURE_BANKS, Participant, attempt_of, make_session
+from tests.builders import Participant, attempt_of, make_session
 from tests.helpers import csrf_token, login
 from tests.test_interventions import act
 
@@ -22,8 +22,7 @@ from tests.test_interventions import act
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=2)
 
 

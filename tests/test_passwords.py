@@ -14,6 +14,7 @@ from cbt_server.models import User, db
 
 
 def test_participants_get_the_exam_scheme_and_staff_keep_scrypt(app: Flask) -> None:
+    app.config.pop("CBT_STAFF_PASSWORD_METHOD", None)  # the suite's cheap staff hash: not here
     with app.app_context():
         create_user("peserta-x", "k4r7u-xy", "participant", "Peserta X")
         create_user("pengawas-x", "sandi-panjang", "proctor", "Pengawas X")

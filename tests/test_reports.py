@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 from tests.helpers import csrf_token, login
 
 NAMES = ["Siti Nurhaliza", "Budi Šantoso", "Made Wirawan", "Ani Lestari", "Yohanes Kbarek", "Rina"]
@@ -25,8 +25,7 @@ EVENING_UTC = datetime(2026, 11, 23, 23, 35, tzinfo=UTC)
 
 
 @pytest.fixture
-def lab(app: Flask, runner, clock):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks, clock):  # type: ignore[no-untyped-def]
     clock.set(EVENING_UTC)
     return make_session(app, participants=0, proctors=2, code="S-BA")  # opens 23:30 UTC
 

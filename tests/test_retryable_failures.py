@@ -15,7 +15,7 @@ from flask import Flask
 
 from cbt_server import create_app
 from cbt_server.models import Response, db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 from tests.conftest import BANKS_PATH
 
 
@@ -41,8 +41,7 @@ def app(database_url: str, tmp_path: Path, clock) -> Iterator[Flask]:  # type: i
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=1)
 
 

@@ -7,14 +7,13 @@ import pytest
 from flask import Flask
 
 from cbt_server.models import Response, db
-from tests.builders import FIXTURE_BANKS, Participant, attempt_of, make_session
+from tests.builders import Participant, attempt_of, make_session
 from tests.helpers import login
 from tests.test_interventions import act
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     return make_session(app, participants=2)
 
 

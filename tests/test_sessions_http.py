@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from cbt_server.accounts.service import create_user
 from cbt_server.models import AuditEntry, Enrolment, ExamSession, SessionProctor, User, db
-from tests.builders import FIXTURE_BANKS, make_session
+from tests.builders import make_session
 from tests.helpers import csrf_token, login
 
 NIPS = ("198703152010012001", "199001202015031002", "198512312009121003")
@@ -28,9 +28,8 @@ GOOD_CSV = (
 
 
 @pytest.fixture
-def world(app: Flask, runner):  # type: ignore[no-untyped-def]
+def world(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     """Banks imported, an admin, two proctors without the create right, an empty session."""
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
     lab = make_session(app, participants=0, code="S-RST")
     with app.app_context():
         create_user("admin-1", "sandi-admin", "admin", "Admin Satu")

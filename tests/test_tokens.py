@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cbt_server.clock import now
 from cbt_server.models import AuditEntry, ExamSession, db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 from tests.helpers import csrf_token, login
 
 BAD = "Token salah. Periksa kembali token yang diumumkan pengawas."
@@ -29,8 +29,7 @@ def _rotating(app: Flask, lab, minutes: int | None) -> None:  # type: ignore[no-
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     lab = make_session(app, participants=4)
     _rotating(app, lab, None)  # the default: every 15 minutes
     return lab

@@ -13,12 +13,11 @@ from sqlalchemy import select, text
 
 from cbt_server.db import WriteOutsideTransaction, install_write_guard, write_transaction
 from cbt_server.models import LoginSession, User, db
-from tests.builders import FIXTURE_BANKS, Participant, make_session
+from tests.builders import Participant, make_session
 
 
 @pytest.fixture
-def lab(app: Flask, runner):  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+def lab(app: Flask, fixture_banks):  # type: ignore[no-untyped-def]
     with app.app_context():
         install_write_guard(db.engine)  # as the test configuration does (CBT_STRICT_WRITES)
     return make_session(app, participants=2)

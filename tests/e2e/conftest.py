@@ -3,6 +3,9 @@
 The fixtures install what they need: Chromium from the system's packages when it is missing
 (as root, through apt-get), and Playwright's Python package comes with the test extra. Playwright
 never downloads a browser of its own; it drives /usr/bin/chromium.
+
+Each server gets a database of its own, copied from a template that ``flask db upgrade`` and
+``flask banks import`` prepare once per run and database kind (:class:`LiveTemplates`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,7 +29,10 @@ from tests.live import (
     fresh_database,
     gunicorn,
     server_env,
+    template_database,
 )
+
+E2E_SECRET = "e2e-secret"
 
 
 def _ensure_chromium() -> str:
@@ -64,28 +72,63 @@ class LiveServer:
             {
                 "SQLALCHEMY_DATABASE_URI": self.database_url,
                 "INSTANCE_PATH": self.instance,
-                "SECRET_KEY": "e2e-secret",
+                "SECRET_KEY": E2E_SECRET,
+                "CBT_STAFF_PASSWORD_METHOD": "pbkdf2:sha256:1000",  # seeding only
             }
         )
 
 
+def _env(instance: Path, database_url: str) -> dict[str, str]:
+    return server_env(instance, database_url, E2E_SECRET, CBT_SWEEP_SECONDS="5")
+
+
+class LiveTemplates:
+    """Per database kind, a database migrated and with the fixture banks imported by the real
+    commands (``flask db upgrade``, ``flask banks import``), made when first asked for."""
+
+    def __init__(self, folder: Path, stack: ExitStack) -> None:
+        self._folder = folder
+        self._stack = stack
+        self._urls: dict[str, str] = {}
+
+    def url(self, kind: str) -> str:
+        if kind not in self._urls:
+            folder = self._folder / kind
+            folder.mkdir()
+            prepare = partial(self._prepare, folder)
+            self._urls[kind] = self._stack.enter_context(
+                template_database(kind, folder, _PG_URL, prepare)
+            )
+        return self._urls[kind]
+
+    @staticmethod
+    def _prepare(instance: Path, url: str) -> None:
+        from tests.builders import FIXTURE_BANKS
+
+        env = _env(instance, url)
+        flask_command(env, "db", "upgrade")
+        flask_command(env, "banks", "import", str(FIXTURE_BANKS))
+
+
+@pytest.fixture(scope="session")
+def live_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveTemplates]:
+    with ExitStack() as stack:
+        yield LiveTemplates(tmp_path_factory.mktemp("live-templates"), stack)
+
+
 @pytest.fixture(params=DATABASE_KINDS)
-def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    """gunicorn serving a fresh database with the fixture banks imported: SQLite, and also
-    PostgreSQL when ``CBT_TEST_DATABASE_URL`` is set."""
+def live_server(
+    request: pytest.FixtureRequest, tmp_path: Path, live_templates: LiveTemplates
+) -> Iterator[LiveServer]:
+    """gunicorn serving a fresh database with the fixture banks imported (a copy of the run's
+    template): SQLite, and also PostgreSQL when ``CBT_TEST_DATABASE_URL`` is set."""
     instance = tmp_path / "instance"
     instance.mkdir()
-    with fresh_database(request.param, instance, _PG_URL) as database_url:
-        yield from _serve(tmp_path, instance, database_url)
-
-
-def _serve(tmp_path: Path, instance: Path, database_url: str) -> Iterator[LiveServer]:
-    from tests.builders import FIXTURE_BANKS
-
-    env = server_env(instance, database_url, "e2e-secret", CBT_SWEEP_SECONDS="5")
-    flask_command(env, "db", "upgrade")
-    flask_command(env, "banks", "import", str(FIXTURE_BANKS))
-    with gunicorn(env, tmp_path / "gunicorn.log") as url:
+    template = live_templates.url(request.param)
+    with (
+        fresh_database(request.param, instance, _PG_URL, template=template) as database_url,
+        gunicorn(_env(instance, database_url), tmp_path / "gunicorn.log") as url,
+    ):
         yield LiveServer(url, database_url, instance)
 
 
