@@ -2,7 +2,9 @@
 
 bind = "0.0.0.0:8000"
 workers = 3
-threads = 4
+# A thread waiting for the database costs little; with more of them per worker, more saves share
+# one commit on SQLite (cbt_server/delivery/commit_group.py). Measured in docs/benchmarks.md.
+threads = 8
 worker_class = "gthread"
 accesslog = "-"
 # Exam pages hold no long requests; a stuck worker is replaced.

@@ -22,11 +22,12 @@ processes of their own, released together.
     Then the same client with the same bodies against the **ceiling** (``bench/ceiling_app.py``:
     one SQLite upsert per request, WAL, synchronous=FULL, the same gunicorn settings): its saves/s
     and p99, and the ratio product/ceiling. The ceiling is SQLite for both databases.
-(c) **paced lab**: ``--paced`` PCs, each answering an item every 5–15 s (about every 10 s) and
-    sending its heartbeat every 15 s, for ``--paced-seconds``: requests/s, p50/p99 per kind,
-    errors.
-(d) during (c), a **proctor** refreshes the monitor of that session: a full ``monitor.json`` at
-    the start, then ``?since=`` every ``--monitor-every`` seconds: the server's time per refresh
+(c) **paced lab**: ``--paced`` PCs in two sessions, each answering an item every 5–15 s (about
+    every 10 s) and sending its heartbeat every 15 s, for ``--paced-seconds``: requests/s,
+    p50/p99 per kind, errors.
+(d) during (c), a **proctor** refreshes the monitor of one session (``--monitor-seats`` seats):
+    a full ``monitor.json`` at the start, then ``?since=`` every ``--monitor-every`` seconds:
+    the server's time per refresh
     from the ``Server-Timing: app;dur=`` header when the server sends it, otherwise the client's
     latency (the table says which).
 (e) **a flooding PC**: ``--flood-pcs`` PCs save every 1–2 s for ``--flood-seconds``, first
@@ -340,8 +341,10 @@ def run_ceiling(work: Path, items: list[dict], args: argparse.Namespace) -> tupl
 
 
 def paced_lab(
-    base: str, roster: Roster, args: argparse.Namespace
+    base: str, roster: Roster, rest: Roster, args: argparse.Namespace
 ) -> tuple[list[Row], LabResult, str]:
+    """(c) and (d): every PC of both sessions paced; the proctor watches ``roster``'s."""
+    everyone = roster.participants + rest.participants
     jobs = [
         Job(
             "paced",
@@ -355,7 +358,7 @@ def paced_lab(
             time_limit=args.phase_limit + args.paced_seconds,
             seed=n,
         )
-        for n, part in enumerate(split(roster.participants, args.client_processes))
+        for n, part in enumerate(split(everyone, args.client_processes))
     ]
 
     async def proctor(began: float) -> list[Sample]:
@@ -375,7 +378,7 @@ def paced_lab(
     rows = [
         Row(
             "(c) paced lab: all requests",
-            f"{len(roster.participants)} PCs × {seconds:g} s",
+            f"{len(everyone)} PCs × {seconds:g} s",
             f"{len(window) / seconds:.0f} requests/s",
             _ms(total.p50_ms),
             _ms(total.p99_ms),
@@ -466,10 +469,12 @@ async def _flood(base: str, account: tuple[str, str], token: str, until: float, 
 
 def flood(base: str, roster: Roster, args: argparse.Namespace) -> tuple[list[Row], LabResult]:
     """(e): the others' saves without, then with, a flooding PC."""
-    flooder, others = roster.participants[0], roster.participants[1:]
+    flooder = roster.participants[0]
+    half = (len(roster.participants) - 1) // 2
+    groups = {"without": roster.participants[1 : 1 + half], "with": roster.participants[1 + half :]}
     rows: list[Row] = []
     merged = LabResult()
-    for label in ("without", "with"):
+    for label, others in groups.items():
         jobs = [
             Job(
                 "paced",
@@ -557,15 +562,23 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
         "paced": seed_lab(
             app,
             battery=battery,
-            participants=args.paced,
+            participants=min(args.monitor_seats, args.paced),
             code="S-PACED",
+            password=PASSWORD,
+            password_hash=cheap,
+        ),
+        "paced_rest": seed_lab(
+            app,
+            battery=battery,
+            participants=max(0, args.paced - args.monitor_seats),
+            code="S-PACED-B",
             password=PASSWORD,
             password_hash=cheap,
         ),
         "flood": seed_lab(
             app,
             battery=battery,
-            participants=args.flood_pcs + 1,
+            participants=2 * args.flood_pcs + 1,
             code="S-FLOOD",
             password=PASSWORD,
             password_hash=cheap,
@@ -578,8 +591,8 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
         db.session.remove()
         db.engine.dispose()
     print(
-        f"  seeded {args.stampede + args.connections + args.paced + args.flood_pcs + 1} "
-        "participants in 4 sessions "
+        f"  seeded {args.stampede + args.connections + args.paced + 2 * args.flood_pcs + 1} "
+        "participants in 5 sessions "
         f"in {time.monotonic() - started:.1f} s"
     )
     return rosters
@@ -617,7 +630,9 @@ def run_database(kind: str, args: argparse.Namespace) -> list[Row]:
                 acks += result.ledger.acks
                 connection_errors.update(result.connection_errors)
                 print("  (b) done", flush=True)
-                found, result, _source = paced_lab(base, rosters["paced"], args)
+                found, result, _source = paced_lab(
+                    base, rosters["paced"], rosters["paced_rest"], args
+                )
                 rows += found
                 acks += result.ledger.acks
                 connection_errors.update(result.connection_errors)
@@ -728,7 +743,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stampede", type=int, default=500, help="(a) PCs released together")
     parser.add_argument("--connections", type=int, default=16, help="(b) concurrent savers")
     parser.add_argument("--saturation-seconds", type=float, default=15)
-    parser.add_argument("--paced", type=int, default=1000, help="(c) PCs (and (d) seats)")
+    parser.add_argument("--paced", type=int, default=1000, help="(c) PCs")
+    parser.add_argument(
+        "--monitor-seats", type=int, default=500, help="(d) seats of the watched session"
+    )
     parser.add_argument("--flood-pcs", type=int, default=200, help="(e) PCs beside the flooder")
     parser.add_argument("--flood-seconds", type=float, default=20)
     parser.add_argument("--flood-connections", type=int, default=8)

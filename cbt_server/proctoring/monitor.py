@@ -51,8 +51,22 @@ class Seat:
 
 
 def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> list[Seat]:
+    # Columns, not ORM objects: a refresh of 500 seats would otherwise build 1,500 of them.
     base = (
-        select(Enrolment, User, Attempt)
+        select(
+            Enrolment.id.label("enrolment_id"),
+            Enrolment.participant_number,
+            Enrolment.seat,
+            User.id.label("user_id"),
+            User.nip,
+            User.full_name,
+            Attempt.id.label("attempt_id"),
+            Attempt.state,
+            Attempt.deadline_at,
+            Attempt.paused_at,
+            Attempt.last_seen_at,
+            Attempt.last_ip,
+        )
         .join(User, User.id == Enrolment.user_id)
         .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
         .where(Enrolment.session_id == session.id)
@@ -93,35 +107,37 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
     # Seats without a PC last, on every database (SQLite sorts NULL first, PostgreSQL last).
     order = (Enrolment.seat.is_(None), Enrolment.seat, Enrolment.id)
     rows = db.session.execute(base.order_by(*order)).all()
-    attempt_ids = [a.id for _e, _u, a in rows if a is not None]
+    attempt_ids = [r.attempt_id for r in rows if r.attempt_id is not None]
     counts = _answer_counts(attempt_ids)
     events = _event_counts(attempt_ids)
-    logged_in = _logged_in({u.id for _e, u, _a in rows})
+    logged_in = _logged_in({r.user_id for r in rows})
     result = []
-    for enrolment, user, attempt in rows:
-        answered, total, flagged = counts.get(attempt.id, (0, 0, 0)) if attempt else (0, 0, 0)
-        last_seen = attempt.last_seen_at if attempt else None
-        age = (at - last_seen).total_seconds() if last_seen else None
+    for r in rows:
+        started = r.attempt_id is not None
+        answered, total, flagged = counts.get(r.attempt_id, (0, 0, 0))
+        age = (at - r.last_seen_at).total_seconds() if r.last_seen_at else None
         result.append(
             Seat(
-                enrolment_id=enrolment.id,
-                participant_number=enrolment.participant_number,
-                nip=user.nip,
-                name=user.full_name,
-                seat=enrolment.seat,
-                status=_status(attempt, user.id in logged_in),
+                enrolment_id=r.enrolment_id,
+                participant_number=r.participant_number,
+                nip=r.nip,
+                name=r.full_name,
+                seat=r.seat,
+                status=r.state
+                if started
+                else ("logged_in" if r.user_id in logged_in else "absent"),
                 answered=answered,
                 total=total,
                 flagged=flagged,
                 remaining_seconds=(
-                    round(clockwork.countdown(attempt).remaining(at), 1)
-                    if attempt and attempt.state in ("in_progress", "paused")
+                    round(clockwork.countdown(r).remaining(at), 1)
+                    if r.state in ("in_progress", "paused")
                     else None
                 ),
                 last_seen_seconds=round(age, 1) if age is not None else None,
                 connected=age is not None and age <= DISCONNECTED_AFTER.total_seconds(),
-                ip=attempt.last_ip if attempt else None,
-                events=events.get(attempt.id, {}) if attempt else {},
+                ip=r.last_ip,
+                events=events.get(r.attempt_id, {}),
             )
         )
     return result
@@ -138,12 +154,6 @@ def presence(session: ExamSession, at: datetime) -> list[tuple[int, float]]:
         )
     )
     return [(enrolment, round((at - seen).total_seconds(), 1)) for enrolment, seen in rows]
-
-
-def _status(attempt: Attempt | None, logged_in: bool) -> str:
-    if attempt is not None:
-        return attempt.state
-    return "logged_in" if logged_in else "absent"
 
 
 def _answer_counts(attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:
