@@ -42,7 +42,9 @@ from tests import db_templates
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BANKS_PATH = REPO_ROOT / "question_banks"
 
-_PG_URL = os.environ.get("CBT_TEST_DATABASE_URL") or None
+# "none" (as run.py takes it) or empty: SQLite only.
+_PG_URL = os.environ.get("CBT_TEST_DATABASE_URL", "").strip()
+_PG_URL = None if _PG_URL.lower() in ("", "none") else _PG_URL
 DATABASE_KINDS = ["sqlite"] + (["postgresql"] if _PG_URL else [])
 #: Where a fresh ``clock`` starts; templates are built at this moment.
 _CLOCK_START = ManualClock().now()
