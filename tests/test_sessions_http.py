@@ -458,9 +458,10 @@ def test_exam_cards_show_everything_a_participant_needs(app: Flask, world, admin
     participant = app.test_client()
     entered = login(participant, cards[1]["Login"].lower(), cards[1]["Kata sandi"])
     assert entered.status_code == 302 and entered.headers["Location"].endswith("/exam/")
-    # Printing again makes new passwords; the old card stops working.
-    _cards(admin, world.id)
-    assert login(app.test_client(), cards[0]["Login"], cards[0]["Kata sandi"]).status_code == 401
+    # Printing again makes no new card for those who have one: the cards keep working.
+    again = _cards(admin, world.id)
+    assert _card_fields(again) == [] and 'data-testid="cards-skipped"' in again
+    assert login(app.test_client(), cards[0]["Login"], cards[0]["Kata sandi"]).status_code == 302
 
 
 def test_exam_cards_print_several_to_an_a4_page(app: Flask, world, admin):  # type: ignore[no-untyped-def]
@@ -478,9 +479,11 @@ def test_exam_cards_print_several_to_an_a4_page(app: Flask, world, admin):  # ty
     cards_rule = re.search(r"\.cards\s*{([^}]*)}", css)[1]
     assert "display: grid" in cards_rule and "grid-template-columns: 1fr 1fr" in cards_rule
     card_rule = re.search(r"\.exam-card\s*{([^}]*)}", css)[1]
+    # Never cut: a card that does not fit moves to the next sheet. No forced break every N
+    # cards (a taller card would leave a sheet with one card); Chromium prints them as checked
+    # in tests/e2e/test_print_pages.py (several to a sheet, each whole).
     assert "break-inside: avoid" in card_rule
-    per_page = int(re.search(r"\.exam-card:nth-child\((\d+)n\)\s*{\s*break-after:\s*page", css)[1])
-    assert per_page >= 4 and per_page % 2 == 0  # whole rows of two, several rows per sheet
+    assert not re.search(r"\.exam-card:nth-child\([^)]*\)\s*{\s*break-after:\s*page", css)
 
 
 def test_a_lost_card_is_reprinted_alone(app: Flask, world, admin):  # type: ignore[no-untyped-def]

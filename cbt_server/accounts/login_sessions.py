@@ -21,10 +21,16 @@ from cbt_server.models import LoginSession, User, db
 SEEN_THROTTLE = timedelta(seconds=60)
 
 
-def open_login_session(user_id: int, ip: str | None) -> str:
+def open_login_session(user_id: int, ip: str | None, enrolment_id: int | None = None) -> str:
+    """A new login record; a participant's card login belongs to its enrolment from the start."""
     at = now()
     record = LoginSession(
-        id=secrets.token_urlsafe(32), user_id=user_id, created_at=at, last_seen_at=at, ip=ip
+        id=secrets.token_urlsafe(32),
+        user_id=user_id,
+        created_at=at,
+        last_seen_at=at,
+        ip=ip,
+        enrolment_id=enrolment_id,
     )
     db.session.add(record)
     return record.id
@@ -32,7 +38,7 @@ def open_login_session(user_id: int, ip: str | None) -> str:
 
 #: Built once: it runs before every authenticated request.
 _LIVE_USER = (
-    select(User, LoginSession.last_seen_at)
+    select(User, LoginSession.last_seen_at, LoginSession.enrolment_id)
     .join(LoginSession, LoginSession.user_id == User.id)
     .where(
         User.id == bindparam("user_id"),
@@ -42,12 +48,26 @@ _LIVE_USER = (
 )
 
 
-def load_live_user(session_id: str | None, user_id: int) -> tuple[User, datetime] | None:
-    """The user of a live (known, not revoked) login, and when that login was last seen."""
+def load_live_user(
+    session_id: str | None, user_id: int
+) -> tuple[User, datetime, int | None] | None:
+    """The user of a live (known, not revoked) login, when that login was last seen, and the
+    enrolment it belongs to (None: not bound to one yet)."""
     if not session_id:
         return None
     row = db.session.execute(_LIVE_USER, {"user_id": user_id, "session_id": session_id}).first()
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+def bind_enrolment(session_id: str, enrolment_id: int) -> None:
+    """From now on the login belongs to this enrolment (its token was accepted and the attempt
+    started or resumed): a proctor's reset in another session no longer ends it. Inside a
+    write transaction."""
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.enrolment_id.is_(None))
+        .values(enrolment_id=enrolment_id)
+    )
 
 
 def touch_due(last_seen: datetime) -> bool:
@@ -77,8 +97,22 @@ def revoke(session_id: str) -> None:
     )
 
 
+def revoke_enrolment(enrolment_id: int, user_id: int, keep_unbound: bool) -> int:
+    """End the logins of one enrolment (a proctor's reset), and the person's logins not bound to
+    any enrolment yet unless ``keep_unbound``; never a login of another enrolment. Returns how
+    many logins ended."""
+    bound = LoginSession.enrolment_id == enrolment_id
+    scope = bound if keep_unbound else bound | LoginSession.enrolment_id.is_(None)
+    result = db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None), scope)
+        .values(revoked_at=now())
+    )
+    return int(result.rowcount or 0)
+
+
 def revoke_all(user_id: int) -> None:
-    """End every login of the user (a proctor's reset, an admin's lock)."""
+    """End every login of the user (an admin's lock)."""
     db.session.execute(
         update(LoginSession)
         .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))

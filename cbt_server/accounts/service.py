@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import or_, select
 
 from cbt_server.clock import now
@@ -14,39 +16,84 @@ class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message says why."""
 
 
-def find_account(login: str) -> User | None:
-    """The user whose username, NIP or participant number is ``login``."""
+@dataclass(frozen=True)
+class Login:
+    """Who logged in, and the enrolment the login belongs to (None: chosen by the token)."""
+
+    user: User
+    enrolment_id: int | None = None
+
+
+def find_account(login: str) -> tuple[User | None, Enrolment | None]:
+    """The user whose username, NIP or participant number is ``login``; with the enrolment when
+    it is a participant number (printed on one enrolment's exam card)."""
     login = login.strip()
     if not login:
-        return None
-    by_number = select(Enrolment.user_id).where(Enrolment.participant_number == login.upper())
-    return db.session.scalars(
-        select(User).where(or_(User.username == login, User.nip == login, User.id.in_(by_number)))
+        return None, None
+    user = db.session.scalars(
+        select(User).where(or_(User.username == login, User.nip == login))
     ).first()
+    if user is not None:
+        return user, None
+    enrolment = db.session.scalar(
+        select(Enrolment).where(Enrolment.participant_number == login.upper())
+    )
+    if enrolment is None:
+        return None, None
+    return db.session.get(User, enrolment.user_id), enrolment
+
+
+def check_login(user: User | None, enrolment: Enrolment | None, password: str) -> Login | None:
+    """The login that ``password`` opens, or None (docs/exam-credentials.md has the rules).
+
+    - a participant number opens only its enrolment, with that enrolment's card password;
+    - a participant's NIP or username opens, with the card password of one of their enrolments,
+      that enrolment; with the person's own password (accounts made by an admin or the command
+      line) or a password shared by several of their cards, no enrolment yet: the session
+      token the participant enters chooses among their sessions open now;
+    - staff log in with their own password.
+    """
+    if user is None or not password or not user.active:
+        return None
+    if enrolment is not None:
+        if user.role == "participant" and enrolment.check_password(password):
+            return Login(user, enrolment.id)
+        return None
+    if user.check_password(password):
+        return Login(user)
+    if user.role != "participant":
+        return None
+    cards = db.session.scalars(
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.password_hash.is_not(None))
+    ).all()
+    matching = [card.id for card in cards if card.check_password(password)]
+    if not matching:
+        return None
+    return Login(user, matching[0] if len(matching) == 1 else None)
 
 
 def authenticate(login: str, password: str) -> User | None:
-    """The active user whose username or NIP is ``login`` and whose password matches."""
-    user = find_account(login)
-    if user is None or not password or not user.active or not user.check_password(password):
-        return None
-    return user
+    """The active user whose username, NIP or participant number is ``login`` and whose
+    password (or card password) matches."""
+    found = check_login(*find_account(login), password)
+    return found.user if found is not None else None
 
 
-def log_in(login: str, password: str, address: str | None) -> User | None:
+def log_in(login: str, password: str, address: str | None) -> Login | None:
     """Check a login within the failed-login budgets of the account and of the address.
 
     Raises :class:`budgets.OverBudget` before any password is checked when either budget is
-    spent; returns the user, or None after counting the failure against both.
+    spent; returns the login, or None after counting the failure against both.
     """
     at = now()
-    user = find_account(login)
+    user, enrolment = find_account(login)
     account_key = f"user:{user.id}" if user is not None else f"login:{login.strip().lower()}"
     address_key = address or "unknown"
     budgets.check(budgets.FAILED_LOGINS_PER_ACCOUNT, account_key, at)
     budgets.check(budgets.FAILED_LOGINS_PER_ADDRESS, address_key, at)
-    if user is not None and password and user.active and user.check_password(password):
-        return user
+    found = check_login(user, enrolment, password)
+    if found is not None:
+        return found
     with write_transaction():
         budgets.spend(budgets.FAILED_LOGINS_PER_ACCOUNT, account_key, at)
         budgets.spend(budgets.FAILED_LOGINS_PER_ADDRESS, address_key, at)
@@ -86,3 +133,47 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     return user
+
+
+def change_identity(
+    actor: User | None,
+    nip: str,
+    *,
+    reason: str,
+    full_name: str | None = None,
+    position_code: str | None = None,
+    unit: str | None = None,
+) -> dict[str, tuple[str | None, str | None]]:
+    """Change a person's name, position or unit: an admin's action (``actor`` None: the command
+    line), audited with the reason and the values before and after. A roster import never does
+    this (docs/exam-credentials.md). Returns the changed fields as (before, after)."""
+    from cbt_server import audit
+    from cbt_server.models import Position
+
+    if actor is not None and actor.role != "admin":
+        raise AccountError("only an admin changes a person's identity")
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise AccountError("give the reason for the change (--reason)")
+    with write_transaction():
+        user = db.session.scalar(select(User).where(User.nip == nip.strip()))
+        if user is None:
+            raise AccountError(f"no person with NIP {nip!r}")
+        if position_code is not None and db.session.get(Position, position_code) is None:
+            raise AccountError(f"position {position_code!r} is not in the job standards")
+        wanted = {"full_name": full_name, "position_code": position_code, "unit": unit}
+        changed = {
+            name: (getattr(user, name), value)
+            for name, value in wanted.items()
+            if value is not None and value.strip() and value.strip() != getattr(user, name)
+        }
+        for name, (_before, after) in changed.items():
+            setattr(user, name, after.strip())  # type: ignore[union-attr]
+        audit.record(
+            "person.identity",
+            actor=actor,
+            target=user.nip,
+            reason=reason,
+            details={name: {"before": b, "after": a} for name, (b, a) in changed.items()},
+        )
+    return changed

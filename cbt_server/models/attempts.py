@@ -179,6 +179,11 @@ class LoginSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
+    #: a participant's login belongs to one enrolment: from the start when made with that
+    #: enrolment's card, else from the moment its token is accepted (None until then)
+    enrolment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrolments.id", ondelete="CASCADE"), index=True
+    )
 
 
 #: Columns whose change alone is not news for the proctor's monitor (a sign of life, the page's

@@ -52,8 +52,23 @@ class Enrolment(db.Model):
     seat: Mapped[str | None] = mapped_column(String(32))
     #: the login printed on the exam card (nomor peserta), unique across sessions
     participant_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    #: this enrolment's exam-card password (participant scheme, accounts/passwords.py); None
+    #: until its card is made. Cards of one session never touch another's (docs/exam-credentials.md)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    #: when the card in use was made (None: no card yet, "print all" makes one)
+    card_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[ExamSession] = relationship(back_populates="enrolments")
+
+    def set_password(self, password: str) -> None:
+        from cbt_server.accounts.passwords import hash_password
+
+        self.password_hash = hash_password(password, "participant")
+
+    def check_password(self, password: str) -> bool:
+        from cbt_server.accounts.passwords import check_password
+
+        return self.password_hash is not None and check_password(self.password_hash, password)
 
 
 class SessionNote(db.Model):

@@ -13,6 +13,7 @@ from cbt_server.accounts.service import create_user
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.models import (
+    Attempt,
     BatteryVersion,
     Enrolment,
     ExamSession,
@@ -41,6 +42,15 @@ class Credential:
     seat: str | None
     position: str | None
     unit: str | None
+
+
+@dataclass(frozen=True)
+class CardRun:
+    """The cards made by one run, and who was left out (they keep the card they have)."""
+
+    cards: list[Credential]
+    #: "participant number — name" of those skipped by "print all"
+    skipped: list[str]
 
 
 def may_create_sessions(user: User) -> bool:
@@ -111,12 +121,18 @@ def create_session(
 
 def import_roster(
     actor: User, session: ExamSession, filename: str, data: bytes
-) -> tuple[int, list[RosterProblem]]:
-    """Add the file's participants to the roster, or nothing when any row is bad."""
+) -> tuple[int, list[RosterProblem], list[RosterProblem]]:
+    """Add the file's participants to the roster, or nothing when any row is bad.
+
+    Returns (added, problems, notices). A NIP that is already a person keeps that person's name,
+    position and unit (identity belongs to the person and is changed only by an admin,
+    :func:`cbt_server.accounts.service.change_identity`): where the file says otherwise, the row
+    is enrolled and a notice names the difference.
+    """
     try:
         table = read_table(filename, data)
     except TableError as error:
-        return 0, [error.problem()]
+        return 0, [error.problem()], []
     positions = dict(db.session.execute(select(Position.code, Position.name)).all())
     existing = db.session.scalars(
         select(User.nip)
@@ -127,7 +143,9 @@ def import_roster(
     if not problems:
         problems = _staff_nips(rows)
     if problems:
-        return 0, problems
+        return 0, problems, []
+    notices: list[RosterProblem] = []
+    differing: list[str] = []
     with write_transaction():
         number = _next_number(session)
         for row in rows:
@@ -145,11 +163,10 @@ def import_roster(
             elif user.role != "participant":
                 raise SessionError(f"baris {row.row}: NIP {row.nip} milik akun non-peserta")
             else:
-                user.full_name, user.position_code, user.unit = (
-                    row.name,
-                    row.position_code,
-                    row.unit,
-                )
+                differs = _identity_differs(row, user, positions)
+                notices.extend(differs)
+                if differs:
+                    differing.append(row.nip)
             db.session.flush()
             db.session.add(
                 Enrolment(
@@ -164,9 +181,38 @@ def import_roster(
             "session.roster_import",
             actor=actor,
             target=session.code,
-            details={"file": filename, "rows": len(rows)},
+            details={
+                "file": filename,
+                "rows": len(rows),
+                "identity_differs": differing,
+            },
         )
-    return len(rows), []
+    return len(rows), [], notices
+
+
+def _identity_differs(row: RosterRow, user: User, positions: dict[str, str]) -> list[RosterProblem]:
+    """Notices for a roster row whose name, position or unit differ from the person's record."""
+    checks = (
+        ("Nama", row.name, user.full_name),
+        ("Jabatan", positions.get(row.position_code, row.position_code), None),
+        ("Unit", row.unit, user.unit or "—"),
+    )
+    differs = (
+        row.name != user.full_name,
+        row.position_code != user.position_code,
+        row.unit != (user.unit or ""),
+    )
+    recorded_position = positions.get(user.position_code or "", user.position_code or "—")
+    return [
+        RosterProblem(
+            row.row,
+            column,
+            f"NIP {row.nip}: di berkas “{given}”, tercatat “{recorded or recorded_position}” "
+            "(tetap; perubahan identitas hanya oleh admin)",
+        )
+        for (column, given, recorded), differ in zip(checks, differs, strict=True)
+        if differ
+    ]
 
 
 def _staff_nips(rows: list[RosterRow]) -> list[RosterProblem]:
@@ -200,29 +246,53 @@ def new_password() -> str:
 
 
 def generate_credentials(
-    actor: User, session: ExamSession, enrolment_ids: list[int] | None = None, reason: str = ""
-) -> list[Credential]:
-    """Set new passwords for the roster (or some of it) and return them for the exam cards.
+    actor: User,
+    session: ExamSession,
+    enrolment_ids: list[int] | None = None,
+    reason: str = "",
+    *,
+    renew: bool = False,
+) -> CardRun:
+    """Make exam cards: a new password for each chosen enrolment of this session, returned once
+    for printing (only the hash is stored, on the enrolment: no other session's card changes).
 
-    Passwords are stored hashed only, so cards can be printed once per generation; printing
-    again makes new passwords (and the old ones stop working).
+    ``enrolment_ids`` None ("print all") makes cards only for those who have none yet and have
+    not started; the others keep their card and are listed as skipped. Named enrolments (a lost
+    card) get a new card whatever their state, and need a reason: the old card stops working.
+    ``renew`` (with a reason, e.g. after a new secret key) renews every card of those who have
+    not started.
     """
+    reason = reason.strip()
+    if (enrolment_ids is not None or renew) and len(reason) < 3:
+        raise SessionError("Tuliskan alasan mencetak ulang kartu (mis. kartu hilang).")
     cards: list[Credential] = []
+    skipped: list[str] = []
     with write_transaction():
         query = (
-            select(Enrolment, User, Position.name)
+            select(Enrolment, User, Position.name, Attempt.id)
             .join(User, User.id == Enrolment.user_id)
             .outerjoin(Position, Position.code == User.position_code)
+            .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
             .where(Enrolment.session_id == session.id)
             .order_by(Enrolment.participant_number, Enrolment.id)
         )
         if enrolment_ids is not None:
             query = query.where(Enrolment.id.in_(enrolment_ids))
-        for enrolment, user, position in db.session.execute(query).all():
+        rows = db.session.execute(query).all()
+        if enrolment_ids is not None and len(rows) != len(set(enrolment_ids)):
+            raise SessionError("Peserta tidak ada di sesi ini.")
+        at = now()
+        for enrolment, user, position, attempt_id in rows:
+            if enrolment_ids is None and (
+                attempt_id is not None or (enrolment.card_issued_at is not None and not renew)
+            ):
+                skipped.append(f"{enrolment.participant_number or '—'} — {user.full_name}")
+                continue
             if enrolment.participant_number is None:
                 enrolment.participant_number = f"{session.code}-{enrolment.id:03d}"
             password = new_password()
-            user.set_password(password)
+            enrolment.set_password(password)
+            enrolment.card_issued_at = at
             cards.append(
                 Credential(
                     enrolment.participant_number,
@@ -239,6 +309,32 @@ def generate_credentials(
             actor=actor,
             target=session.code,
             reason=reason or None,
-            details={"count": len(cards), "scope": "all" if enrolment_ids is None else "some"},
+            details={
+                "count": len(cards),
+                "scope": "some" if enrolment_ids else "renew" if renew else "all",
+                "participants": [c.participant_number for c in cards],
+                "skipped": len(skipped),
+            },
         )
-    return cards
+    return CardRun(cards, skipped)
+
+
+@dataclass(frozen=True)
+class CardLine:
+    """One enrolment as the session page lists it for cards."""
+
+    enrolment_id: int
+    participant_number: str | None
+    name: str
+    has_card: bool
+
+
+def card_lines(session: ExamSession) -> list[CardLine]:
+    """The roster with who has a card, for the session page's "reprint one card" form."""
+    rows = db.session.execute(
+        select(Enrolment.id, Enrolment.participant_number, User.full_name, Enrolment.card_issued_at)
+        .join(User, User.id == Enrolment.user_id)
+        .where(Enrolment.session_id == session.id)
+        .order_by(Enrolment.participant_number, Enrolment.id)
+    ).all()
+    return [CardLine(i, number, name, issued is not None) for i, number, name, issued in rows]

@@ -29,6 +29,7 @@ from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.extensions import LANG_COOKIE, login_manager
 from cbt_server.limits import budgets
+from cbt_server.web.ended_login import forget_ended_login
 from cbt_server.web.messages import delivery_message, too_many_tries
 
 DEVICE_COOKIE = "cbt_device"
@@ -47,8 +48,13 @@ def _load_user(user_id: str):  # type: ignore[no-untyped-def]
     found = login_sessions.load_live_user(session.get(LOGIN_SESSION_KEY), uid)
     if found is None:
         return None
-    user, g.login_last_seen = found
+    user, g.login_last_seen, g.login_enrolment_id = found
     return user
+
+
+def login_enrolment_id() -> int | None:
+    """The enrolment the current login belongs to (None: not bound to one yet)."""
+    return g.get("login_enrolment_id")
 
 
 class LoginForm(FlaskForm):
@@ -63,7 +69,7 @@ def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.log_in(
+            found = accounts.log_in(
                 form.login.data or "", form.password.data or "", request.remote_addr
             )
         except budgets.OverBudget as limited:
@@ -71,9 +77,10 @@ def login():  # type: ignore[no-untyped-def]
             response = make_response(render_template("auth/login.html", form=form), 429)
             response.headers["Retry-After"] = str(limited.retry_after)
             return response
-        if user is None:
+        if found is None:
             flash(_("Nama pengguna atau kata sandi salah."), "error")
             return render_template("auth/login.html", form=form), 401
+        user = found.user
         try:
             if user.role == "participant":
                 delivery.check_device_at_login(user.id, request.cookies.get(DEVICE_COOKIE))
@@ -81,7 +88,9 @@ def login():  # type: ignore[no-untyped-def]
             flash(delivery_message(refused.code), "error")
             return render_template("auth/login.html", form=form), refused.status
         with write_transaction():
-            session_id = login_sessions.open_login_session(user.id, request.remote_addr)
+            session_id = login_sessions.open_login_session(
+                user.id, request.remote_addr, found.enrolment_id
+            )
             accounts.forget_failed_logins(user.id)
         session.clear()
         login_user(user)
@@ -111,8 +120,7 @@ def _check_login_session():  # type: ignore[no-untyped-def]
         return None
     if not current_user.is_authenticated:
         if "_user_id" in session:  # logged in by the cookie, but the login was revoked
-            logout_user()
-            session.clear()
+            forget_ended_login()  # keeps a mark: the PC is told why (web/ended_login.py)
         return None
     last_seen = g.get("login_last_seen")
     if last_seen is not None:

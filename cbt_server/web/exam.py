@@ -27,14 +27,15 @@ from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.summary import entry_summary, finish_summary
-from cbt_server.web.auth import DEVICE_COOKIE
+from cbt_server.web.auth import DEVICE_COOKIE, LOGIN_SESSION_KEY, login_enrolment_id
 from cbt_server.web.guards import require_roles
 from cbt_server.web.messages import delivery_message, refusal_message
 
 bp = Blueprint("exam", __name__, url_prefix="/exam")
 require_roles(bp, "participant")
 
-TOKEN_OK = "cbt_token_ok"  # noqa: S105 (a session key name)
+#: the enrolment whose token this login entered last (a session key name)
+TOKEN_OK = "cbt_token_ok"  # noqa: S105
 DEVICE_COOKIE_AGE = 7 * 24 * 3600
 
 
@@ -63,32 +64,47 @@ class StartForm(FlaskForm):
     pass
 
 
+def _current():  # type: ignore[no-untyped-def]
+    """The enrolment these pages are about: the login's own, or chosen by the person's state."""
+    return delivery.current_enrolment(current_user.id, enrolment_id=login_enrolment_id())
+
+
 @bp.route("/", methods=["GET", "POST"])
 def entry():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user.id)
+    entry = _current()
     if entry.attempt is not None and entry.attempt.state in (
         AttemptState.IN_PROGRESS,
         AttemptState.PAUSED,
     ):
         # Resume: no token again, but (re)bind the attempt to this PC, e.g. after a reset.
-        return _bind_and_take()
+        return _bind_and_take(entry.enrolment.id)
     if entry.attempt is not None and entry.attempt.state in FINISHED:
         return redirect(url_for("exam.finish"))
     form = TokenForm()
     status, retry_after = 200, None
     if form.validate_on_submit():
         try:
-            accepted = delivery.check_token(current_user.id, form.token.data or "")
+            accepted = delivery.check_token(
+                current_user.id, form.token.data or "", login_enrolment_id()
+            )
         except DeliveryError as refused:
             flash(refusal_message(refused), "error")
             status, retry_after = refused.status, refused.retry_after
         else:
             from flask import session
 
-            session[TOKEN_OK] = accepted.session.id  # type: ignore[union-attr]
+            session[TOKEN_OK] = accepted.enrolment.id  # type: ignore[union-attr]
             return redirect(url_for("exam.confirm"))
+    # A login not tied to a session, with several open: the token chooses (listed for them).
+    choices = [] if login_enrolment_id() is not None else delivery.open_entries(current_user.id)
     response = make_response(
-        render_template("exam/entry.html", form=form, summary=entry_summary(entry)), status
+        render_template(
+            "exam/entry.html",
+            form=form,
+            summary=entry_summary(entry),
+            choices=[c.session for c in choices] if len(choices) > 1 else [],
+        ),
+        status,
     )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -99,20 +115,29 @@ def entry():  # type: ignore[no-untyped-def]
 def confirm():  # type: ignore[no-untyped-def]
     from flask import session
 
-    entry = delivery.current_enrolment(current_user.id)
-    if entry.session is None or session.get(TOKEN_OK) != entry.session.id:
+    chosen, scope = session.get(TOKEN_OK), login_enrolment_id()
+    if chosen is None or (scope is not None and chosen != scope):
+        return redirect(url_for("exam.entry"))
+    entry = delivery.current_enrolment(current_user.id, enrolment_id=chosen)
+    if entry.session is None:
         return redirect(url_for("exam.entry"))
     form = StartForm()
     if form.validate_on_submit():
         session.pop(TOKEN_OK, None)
-        return _bind_and_take()
+        return _bind_and_take(chosen)
     return render_template("exam/confirm.html", form=form, summary=entry_summary(entry))
 
 
-def _bind_and_take():  # type: ignore[no-untyped-def]
+def _bind_and_take(enrolment_id: int):  # type: ignore[no-untyped-def]
+    from flask import session
+
     try:
         _attempt_id, device = delivery.start_or_resume(
-            current_user.id, request.cookies.get(DEVICE_COOKIE), request.remote_addr
+            current_user.id,
+            request.cookies.get(DEVICE_COOKIE),
+            request.remote_addr,
+            enrolment_id=enrolment_id,
+            login_id=session.get(LOGIN_SESSION_KEY),
         )
     except DeliveryError as refused:
         if refused.code == "attempt_closed":
@@ -129,7 +154,7 @@ def _bind_and_take():  # type: ignore[no-untyped-def]
 
 @bp.get("/take")
 def take():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user.id)
+    entry = _current()
     if entry.attempt is None:
         return redirect(url_for("exam.entry"))
     if entry.attempt.state in FINISHED:
@@ -166,14 +191,14 @@ def service_worker():  # type: ignore[no-untyped-def]
 
 @bp.get("/finish")
 def finish():  # type: ignore[no-untyped-def]
-    entry = delivery.current_enrolment(current_user.id)
+    entry = _current()
     if entry.attempt is None:
         return redirect(url_for("exam.entry"))
     if entry.attempt.state not in FINISHED:
         # Someone opened the finish page early: the server decides whether time is up.
         with suppress(DeliveryError):
             delivery.refresh(current_user.id, request.cookies.get(DEVICE_COOKIE))
-        entry = delivery.current_enrolment(current_user.id)
+        entry = _current()
         if entry.attempt.state not in FINISHED:  # type: ignore[union-attr]
             return redirect(url_for("exam.take"))
     return render_template(
