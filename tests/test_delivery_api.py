@@ -107,7 +107,7 @@ def test_full_attempt_is_graded_as_answered(app: Flask, lab, clock):  # type: ig
         assert sd.percent == 100.0 and sd.flagged and sd.level == 5
         assert scores[("competency", "T.UJ.01")].level == 2  # 50 %: at or above 40, below 55
     finish = person.client.get("/exam/finish").get_data(as_text=True)
-    assert "19.50" in finish and "24.00" in finish
+    assert "19,50" in finish and "24,00" in finish  # Indonesian decimals (docs/downloads.md)
     # A finished attempt takes no more answers.
     refused = person.save(4, [0], 99)
     assert refused.status_code == 409 and refused.get_json()["error"] == "attempt_closed"
@@ -354,6 +354,7 @@ def test_integrity_events_are_stored_with_server_time(app: Flask, lab, clock):  
             )
         ]
         assert kinds == [
+            "started",  # the start itself (delivery/lifecycle.py)
             "focus_lost",
             "focus_regained",
             "copy_attempt",

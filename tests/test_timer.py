@@ -71,7 +71,7 @@ def test_section_deadline_is_capped_by_the_attempt():
         ("in_progress", Move.PAUSE, "paused"),
         ("paused", Move.RESUME, "in_progress"),
         ("in_progress", Move.SUBMIT, "submitted"),
-        ("paused", Move.SUBMIT, "submitted"),
+        ("paused", Move.FORCE_SUBMIT, "submitted"),
         ("in_progress", Move.EXPIRE, "expired"),
         ("submitted", Move.VOID, "voided"),
     ],
@@ -85,6 +85,7 @@ def test_allowed_moves(state, move, after):
     [
         ("submitted", Move.SUBMIT),
         ("expired", Move.SUBMIT),
+        ("paused", Move.SUBMIT),  # a paused participant waits; only a proctor can end it
         ("paused", Move.EXPIRE),
         ("voided", Move.RESUME),
         ("voided", Move.VOID),

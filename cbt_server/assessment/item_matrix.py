@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import Select, Text, cast, select
 
 from cbt_server.delivery.grading import key_overrides
+from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -33,7 +34,6 @@ from cbt_server.models import (
     db,
 )
 
-FINISHED = ("submitted", "expired")
 KEYED_TYPES = ("single", "multiple", "truefalse")
 
 
@@ -59,7 +59,7 @@ class ItemMatrix:
 
 def _finished(query: Select, battery_code: str, session_id: int | None) -> Select:
     query = query.join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id).where(
-        BatteryVersion.code == battery_code, Attempt.state.in_(FINISHED)
+        BatteryVersion.code == battery_code, Attempt.state.in_(GRADED)
     )
     return query if session_id is None else query.where(Attempt.session_id == session_id)
 

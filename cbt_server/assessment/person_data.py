@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
     Attempt,
     AttemptScore,
@@ -26,8 +27,6 @@ from cbt_server.models import (
     User,
     db,
 )
-
-FINISHED = ("submitted", "expired")
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def _measured(data: dict[int, PersonData]) -> None:
         .join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id)
         .where(
             Attempt.user_id.in_(list(data)),
-            Attempt.state.in_(FINISHED),
+            Attempt.state.in_(GRADED),
             AttemptScore.scope == "competency",
         )
         .order_by(Attempt.finished_at, Attempt.id)

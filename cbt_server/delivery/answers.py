@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, exists, or_, select, update
 
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, commit_group, frozen, presence, snapshot
+from cbt_server.delivery import clockwork, commit_group, frozen, lifecycle, presence, snapshot
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.service import device_hash, load_for_update
@@ -179,9 +179,7 @@ def common_case(attempt: snapshot.AttemptRow | None, device_token: str | None) -
         attempt is not None
         and attempt.state == AttemptState.IN_PROGRESS
         and (attempt.device_hash is None or attempt.device_hash == device_hash(device_token))
-        and not clockwork.needs_advance(
-            attempt, now(), frozen.definition(attempt.battery_version_id)
-        )
+        and not clockwork.time_due(attempt, now())
     )
 
 
@@ -241,7 +239,7 @@ def _locked(user_id: int, device_token: str | None) -> tuple[snapshot.AttemptRow
         raise refuse("no_attempt")
     if attempt.device_hash is not None and attempt.device_hash != device_hash(device_token):
         raise refuse("other_device")
-    if not clockwork.needs_advance(attempt, now(), frozen.definition(attempt.battery_version_id)):
+    if not lifecycle.due(attempt, now()):
         return attempt, False
     moved, _definition, expired = load_for_update(user_id, device_token)
     db.session.flush()
@@ -402,7 +400,7 @@ def touch(
         raise refuse("bad_request", "position out of range")
     definition = frozen.definition(attempt.battery_version_id)
     if attempt.state in FINISHED or not (
-        clockwork.needs_advance(attempt, at, definition)
+        lifecycle.due(attempt, at, definition)
         or presence.seen_due(attempt, at, ip)
         or (position is not None and position != attempt.current_position)
     ):
@@ -459,17 +457,17 @@ def record_events(user_id: int, device_token: str | None, payload: Any) -> tuple
 
 
 def finish_section(user_id: int, device_token: str | None, index: int) -> dict[str, Any]:
-    """Close the open section early and open the next one; there is no way back."""
+    """Close the open section early (timed or not) and open the next one; there is no way
+    back (:func:`cbt_server.delivery.lifecycle.finish_section`)."""
     error: DeliveryError | None = None
     with write_transaction():
         attempt, definition, expired = load_for_update(user_id, device_token)
         error = _refusal(attempt, expired, deadline_code="attempt_closed")
         if error is None:
-            section = clockwork.open_section(attempt)
-            if section is None or section.section_index != index:
+            try:
+                lifecycle.finish_section(attempt, definition, index, now())
+            except lifecycle.IllegalMove:
                 error = refuse("section_closed")
-            else:
-                clockwork.close_section(attempt, index, now(), clockwork.section_limits(definition))
         state = timing(attempt, now())
     if error is not None:
         raise error

@@ -1,14 +1,14 @@
-"""Applying the timer rules to a stored attempt: expiry and timed-section roll-over.
+"""Applying the timer rules to a stored attempt's clock and sections.
 
-Called inside the write transaction of every use case that touches an attempt, and by the sweep,
-so an attempt is closed at its deadline even if its PC never comes back.
+No state names and no side effects beyond the attempt's own times: which move happens, and what
+it records, is :mod:`cbt_server.delivery.lifecycle`'s business (its ``catch_up`` runs these rules
+inside the write transaction of every use case that touches an attempt, and in the sweep).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cbt_server.delivery.lifecycle import AttemptState, Move, next_state
 from cbt_server.delivery.timer import SAVE_GRACE_SECONDS, Countdown, section_deadline
 from cbt_server.models import Attempt, AttemptSection
 
@@ -43,11 +43,10 @@ def close_section(attempt: Attempt, index: int, at: datetime, limits: list[int |
         start_section(attempt, index + 1, at, limits)
 
 
-def needs_advance(attempt: Attempt, now: datetime, definition: dict) -> bool:
-    """Whether :func:`advance` would change the attempt at ``now`` (without changing it), so a
-    read can tell if it must take the write path."""
-    if attempt.state != AttemptState.IN_PROGRESS:
-        return False
+def time_due(attempt: Attempt, now: datetime) -> bool:
+    """Whether a running attempt has a deadline behind it (its own or its open timed section's,
+    each plus the grace): :func:`cbt_server.delivery.lifecycle.catch_up` has work to do. Pure:
+    the caller checks that the attempt is running."""
     if countdown(attempt).expired(now, grace=SAVE_GRACE_SECONDS):
         return True
     section = open_section(attempt)
@@ -59,28 +58,23 @@ def needs_advance(attempt: Attempt, now: datetime, definition: dict) -> bool:
     )
 
 
-def advance(attempt: Attempt, now: datetime, definition: dict) -> bool:
-    """Bring the attempt up to ``now``. Returns True when it has just expired.
-
-    Deadlines take effect only after the grace for in-flight saves, and the finish time recorded
-    is the deadline itself, not the moment the server noticed.
-    """
-    if attempt.state != AttemptState.IN_PROGRESS:
-        return False
-    limits = section_limits(definition)
+def roll_sections(attempt: Attempt, now: datetime, limits: list[int | None]) -> list[int]:
+    """Close every timed section whose deadline (plus the grace) has passed, each at its
+    deadline, opening the next at that same moment. Returns the indexes closed."""
+    closed = []
     while (section := open_section(attempt)) is not None and section.deadline_at is not None:
         if now <= section.deadline_at + GRACE or section.deadline_at >= attempt.deadline_at:
             break
+        closed.append(section.section_index)
         close_section(attempt, section.section_index, section.deadline_at, limits)
-    if countdown(attempt).expired(now, grace=SAVE_GRACE_SECONDS):
-        attempt.state = next_state(attempt.state, Move.EXPIRE).value
-        attempt.finished_at = attempt.deadline_at
-        attempt.finish_reason = "deadline"
-        for section in attempt.sections:
-            if section.closed_at is None and section.started_at is not None:
-                section.closed_at = attempt.deadline_at
-        return True
-    return False
+    return closed
+
+
+def close_open_sections(attempt: Attempt, at: datetime) -> None:
+    """The attempt ends: every section still open closes at ``at``."""
+    for section in attempt.sections:
+        if section.started_at is not None and section.closed_at is None:
+            section.closed_at = at
 
 
 def moved_deadline(attempt: Attempt, seconds: float) -> None:

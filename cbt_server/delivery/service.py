@@ -1,11 +1,12 @@
 """Delivery use cases: entry with the session token, start/resume, device binding, submit.
 
-Every use case that changes an attempt runs in one write transaction and first applies the
-timer rules (:func:`cbt_server.delivery.clockwork.advance`), so an expired attempt is closed and
-graded by whatever request touches it first. Reads (loading the test, a heartbeat with nothing to
-record) take no write lock: they go to the write path only when the timer rules or the request
-have something to change. Services take the user's id, not the ``User`` object: a commit expires
-loaded objects, and re-reading the user would cost a query per request.
+Every use case that changes an attempt runs in one write transaction and first brings it up to
+now (:func:`cbt_server.delivery.lifecycle.catch_up`), so an expired attempt is closed and graded
+by whatever request touches it first; every move itself is made by :mod:`lifecycle`. Reads
+(loading the test, a heartbeat with nothing to record) take no write lock: they go to the write
+path only when the timer rules or the request have something to change. Services take the
+user's id, not the ``User`` object: a commit expires loaded objects, and re-reading the user
+would cost a query per request.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import aliased, joinedload
 
+from cbt_server.accounts import login_sessions
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, frozen, outage, snapshot
+from cbt_server.delivery import clockwork, frozen, lifecycle, outage, snapshot
 from cbt_server.delivery.assembly import assemble
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
-from cbt_server.delivery.grading import grade_attempt
-from cbt_server.delivery.lifecycle import FINISHED, AttemptState, Move, next_state
+from cbt_server.delivery.lifecycle import FINISHED, RUNNING, AttemptState
 from cbt_server.limits import budgets
 from cbt_server.models import (
     Attempt,
@@ -60,29 +61,67 @@ class Entry:
     attempt: Attempt | None
 
 
-def current_enrolment(user_id: int, at: datetime | None = None) -> Entry:
-    """The participant's enrolment for the session running now (or the next one)."""
-    at = at or now()
+def _entries(user_id: int) -> list[Entry]:
+    """Every enrolment of the person with its session, battery and attempt, earliest first."""
     rows = db.session.execute(
-        select(Enrolment, ExamSession, BatteryVersion)
+        select(Enrolment, ExamSession, BatteryVersion, Attempt)
         .join(ExamSession, ExamSession.id == Enrolment.session_id)
         .join(BatteryVersion, BatteryVersion.id == ExamSession.battery_version_id)
+        .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
         .where(Enrolment.user_id == user_id)
-        .order_by(ExamSession.starts_at)
+        .order_by(ExamSession.starts_at, Enrolment.id)
     ).all()
-    if not rows:
+    return [Entry(*row) for row in rows]
+
+
+def _open(entry: Entry, at: datetime) -> bool:
+    return entry.session.starts_at <= at <= entry.session.ends_at  # type: ignore[union-attr]
+
+
+def current_enrolment(
+    user_id: int, at: datetime | None = None, enrolment_id: int | None = None
+) -> Entry:
+    """The enrolment the participant's exam pages are about.
+
+    With ``enrolment_id`` (the enrolment the login belongs to, or the one whose token was just
+    accepted) that enrolment only. Otherwise, among the person's enrolments: the one with a
+    running attempt (a participant mid-exam stays in their exam, whatever other session opens),
+    else the earliest session open now that they have not finished, else the earliest open
+    now, else the next one, else the last one.
+    """
+    entries = _entries(user_id)
+    if enrolment_id is not None:
+        entries = [e for e in entries if e.enrolment.id == enrolment_id]  # type: ignore[union-attr]
+    if not entries:
         return Entry(None, None, None, None)
-    running = [r for r in rows if r[1].starts_at <= at <= r[1].ends_at]
-    upcoming = [r for r in rows if r[1].starts_at > at]
-    enrolment, session, battery = (running or upcoming or rows[-1:])[0]
-    attempt = db.session.scalar(select(Attempt).where(Attempt.enrolment_id == enrolment.id))
-    return Entry(enrolment, session, battery, attempt)
+    at = at or now()
+    running = [e for e in entries if e.attempt is not None and e.attempt.state in RUNNING]
+    open_now = [e for e in entries if _open(e, at)]
+    unfinished = [e for e in open_now if e.attempt is None or e.attempt.state not in FINISHED]
+    upcoming = [e for e in entries if e.session.starts_at > at]  # type: ignore[union-attr]
+    return (running or unfinished or open_now or upcoming or entries[-1:])[0]
 
 
-def check_token(user_id: int, given: str) -> Entry:
+def open_entries(user_id: int, at: datetime | None = None) -> list[Entry]:
+    """The person's sessions open now that they have not finished, earliest first: the ones a
+    login not tied to an enrolment may enter, by that session's token."""
+    at = at or now()
+    return [
+        e
+        for e in _entries(user_id)
+        if _open(e, at) and (e.attempt is None or e.attempt.state not in FINISHED)
+    ]
+
+
+def check_token(user_id: int, given: str, enrolment_id: int | None = None) -> Entry:
     """Accept the session token the proctor announced, or refuse with why. Wrong tokens are
-    counted: a participant cannot try tokens faster than the budget allows."""
-    entry = current_enrolment(user_id)
+    counted: a participant cannot try tokens faster than the budget allows.
+
+    A login that belongs to an enrolment (``enrolment_id``) enters only that session. Otherwise
+    the token chooses among the person's sessions open now that they have not finished: with
+    two rooms open at once, either room's token reaches that room's session.
+    """
+    entry = current_enrolment(user_id, enrolment_id=enrolment_id)
     if entry.session is None:
         raise refuse("not_enrolled")
     at = now()
@@ -90,16 +129,24 @@ def check_token(user_id: int, given: str) -> Entry:
         budgets.check(budgets.WRONG_TOKENS_PER_PARTICIPANT, user_id, at)
     except budgets.OverBudget as limited:
         raise too_many(limited.retry_after) from None
-    if at < entry.session.starts_at:
-        raise refuse("session_not_open")
-    if at > entry.session.ends_at:
-        raise refuse("session_closed")
-    verdict = token_matches(current_token(entry.session.id), given, at)
-    if verdict != "ok":
-        with write_transaction():
-            budgets.spend(budgets.WRONG_TOKENS_PER_PARTICIPANT, user_id, at)
-        raise refuse(verdict)
-    return entry
+    candidates = [entry]
+    if enrolment_id is None:
+        candidates = open_entries(user_id, at) or candidates
+    if len(candidates) == 1:
+        only = candidates[0].session
+        if at < only.starts_at:  # type: ignore[union-attr]
+            raise refuse("session_not_open")
+        if at > only.ends_at:  # type: ignore[union-attr]
+            raise refuse("session_closed")
+    verdicts = []
+    for candidate in candidates:
+        verdict = token_matches(current_token(candidate.session.id), given, at)  # type: ignore[union-attr]
+        if verdict == "ok":
+            return candidate
+        verdicts.append(verdict)
+    with write_transaction():
+        budgets.spend(budgets.WRONG_TOKENS_PER_PARTICIPANT, user_id, at)
+    raise refuse("stale_token" if "stale_token" in verdicts else "bad_token")
 
 
 def check_device_at_login(user_id: int, device_token: str | None) -> None:
@@ -107,7 +154,7 @@ def check_device_at_login(user_id: int, device_token: str | None) -> None:
     bound = db.session.scalar(
         select(Attempt.device_hash).where(
             Attempt.user_id == user_id,
-            Attempt.state.in_([AttemptState.IN_PROGRESS, AttemptState.PAUSED]),
+            Attempt.state.in_(RUNNING),
             Attempt.device_hash.is_not(None),
         )
     )
@@ -116,19 +163,28 @@ def check_device_at_login(user_id: int, device_token: str | None) -> None:
 
 
 def start_or_resume(
-    user_id: int, device_token: str | None, ip: str | None = None
+    user_id: int,
+    device_token: str | None,
+    ip: str | None = None,
+    *,
+    enrolment_id: int | None = None,
+    login_id: str | None = None,
 ) -> tuple[int, str]:
     """Start the participant's attempt (assembling and freezing it) or resume it on this PC.
 
-    Returns the attempt's id and the device token the browser must keep (a new one when the PC
-    had none). Call only after :func:`check_token` accepted the token.
+    ``enrolment_id`` is the enrolment the page was about (see :func:`current_enrolment`); the
+    login ``login_id`` then belongs to that enrolment (a reset in another session leaves it
+    alone). Returns the attempt's id and the device token the browser must keep (a new one when
+    the PC had none). Call only after :func:`check_token` accepted the token.
     """
     token = device_token or new_device_token()
     error: DeliveryError | None = None
     with write_transaction():
-        entry = current_enrolment(user_id)
+        entry = current_enrolment(user_id, enrolment_id=enrolment_id)
         if entry.enrolment is None or entry.battery is None:
             raise refuse("not_enrolled")
+        if login_id is not None:
+            login_sessions.bind_enrolment(login_id, entry.enrolment.id)
         attempt = db.session.scalar(
             select(Attempt).where(Attempt.enrolment_id == entry.enrolment.id).with_for_update()
         )
@@ -136,9 +192,9 @@ def start_or_resume(
             attempt = _assemble(user_id, entry)
         else:
             definition = frozen.definition(attempt.battery_version_id)
-            clockwork.advance(attempt, now(), definition)
+            lifecycle.catch_up(attempt, now(), definition)
             if attempt.state in FINISHED:
-                _finalise_if_needed(attempt)
+                lifecycle.finalise_if_needed(attempt, definition)
                 error = refuse("attempt_closed")
         if error is None:
             if attempt.device_hash is not None and attempt.device_hash != device_hash(token):
@@ -166,18 +222,13 @@ def _assemble(user_id: int, entry: Entry) -> Attempt:
         user_id=user_id,
         session_id=entry.session.id,  # type: ignore[union-attr]
         battery_version_id=battery.id,  # type: ignore[union-attr]
-        state=AttemptState.IN_PROGRESS.value,
         seed=seed,
-        started_at=started,
-        deadline_at=started + timedelta(minutes=int(definition["time_limit_minutes"])),
         current_position=0,
     )
     attempt.sections = [
         AttemptSection(section_index=index) for index in range(len(definition["sections"]))
     ]
-    clockwork.start_section(attempt, 0, started, clockwork.section_limits(definition))
-    db.session.add(attempt)
-    db.session.flush()
+    lifecycle.start(attempt, definition, started)
     db.session.execute(
         insert(AttemptItem),
         [
@@ -241,27 +292,10 @@ def load_for_update(user_id: int, device_token: str | None) -> tuple[Attempt, di
         raise refuse("other_device")
     definition = frozen.definition(attempt.battery_version_id)
     at = now()
-    if clockwork.needs_advance(attempt, at, definition):
+    if lifecycle.due(attempt, at, definition):
         outage.catch_up(at)  # time the server was down is given back before anything expires
-    expired = clockwork.advance(attempt, at, definition)
-    if expired:
-        grade_attempt(attempt, definition)
+    expired = lifecycle.catch_up(attempt, at, definition)
     return attempt, definition, expired
-
-
-def _finalise_if_needed(attempt: Attempt) -> None:
-    if (
-        attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED)
-        and attempt.total_score is None
-    ):
-        grade_attempt(attempt, frozen.definition(attempt.battery_version_id))
-
-
-def _needs_finalising(attempt: Attempt | snapshot.AttemptRow) -> bool:
-    return (
-        attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED)
-        and attempt.total_score is None
-    )
 
 
 def submit(user_id: int, device_token: str | None) -> str:
@@ -274,24 +308,11 @@ def submit(user_id: int, device_token: str | None) -> str:
         elif attempt.state == AttemptState.PAUSED:
             error = refuse("attempt_paused")
         else:
-            finish(attempt, definition, reason="participant")
+            lifecycle.submit(attempt, definition, now(), lifecycle.PARTICIPANT)
         state = attempt.state
     if error is not None:
         raise error
     return state
-
-
-def finish(attempt: Attempt, definition: dict, *, reason: str) -> None:
-    """Submit (participant or proctor): close open sections, grade. Inside a write transaction."""
-    at = now()
-    attempt.state = next_state(attempt.state, Move.SUBMIT).value
-    attempt.finished_at = min(at, attempt.deadline_at) if attempt.paused_at is None else at
-    attempt.finish_reason = reason
-    attempt.paused_at = None
-    for section in attempt.sections:
-        if section.started_at is not None and section.closed_at is None:
-            section.closed_at = attempt.finished_at
-    grade_attempt(attempt, definition)
 
 
 def sweep(at: datetime | None = None) -> int:
@@ -315,9 +336,7 @@ def sweep(at: datetime | None = None) -> int:
             )
             if attempt is None:
                 continue
-            definition = frozen.definition(attempt.battery_version_id)
-            if clockwork.advance(attempt, at, definition):
-                grade_attempt(attempt, definition)
+            if lifecycle.catch_up(attempt, at, frozen.definition(attempt.battery_version_id)):
                 closed += 1
     return closed
 
@@ -326,12 +345,12 @@ def refresh(user_id: int, device_token: str | None) -> tuple[snapshot.AttemptRow
     """The attempt as the test page loads it, brought up to now. Only when the timer rules
     have something to change (expiry, a timed section's end) does it take the write turn."""
     attempt, definition = load_current(user_id, device_token)
-    if not clockwork.needs_advance(attempt, now(), definition) and not _needs_finalising(attempt):
+    if not lifecycle.due(attempt, now(), definition) and not lifecycle.needs_finalising(attempt):
         return attempt, definition
     with write_transaction():
         moved, definition, _expired = load_for_update(user_id, device_token)
         if moved.state in FINISHED:
-            _finalise_if_needed(moved)
+            lifecycle.finalise_if_needed(moved, definition)
         db.session.flush()
         attempt = snapshot.of(moved)
     return attempt, definition

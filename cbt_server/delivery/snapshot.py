@@ -8,7 +8,7 @@ attribute names as the ORM objects (so the timer rules, :mod:`clockwork`, :mod:`
 
 The ORM path (:func:`cbt_server.delivery.service.load_for_update`) remains the one place that
 moves an attempt through its states (expiry, a section's end, grading); callers switch to it
-when :func:`clockwork.needs_advance` says so.
+when :func:`lifecycle.due` says so.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class AttemptRow:
     last_heartbeat_event_at: datetime | None
     updated_at: datetime | None
     total_score: float | None
+    #: time the proctor added (the page tells the participant when it grows)
+    extra_seconds: int
     sections: list[SectionRow] = field(default_factory=list)
 
 

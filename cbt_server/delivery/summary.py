@@ -70,6 +70,8 @@ class FinishSummary:
     total_score: float | None
     total_max: float | None
     sections: list[tuple[str, float, float]]
+    #: participant | deadline | proctor (a force-submit): the page says who ended the test
+    finish_reason: str | None = None
 
 
 def finish_summary(entry: Entry) -> FinishSummary:
@@ -92,4 +94,5 @@ def finish_summary(entry: Entry) -> FinishSummary:
         total_score=attempt.total_score if show else None,
         total_max=attempt.total_max if show else None,
         sections=sections,
+        finish_reason=attempt.finish_reason,
     )

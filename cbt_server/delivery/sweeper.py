@@ -6,7 +6,8 @@
   (:mod:`cbt_server.delivery.outage`).
 - Every ``CBT_SWEEP_SECONDS`` expired attempts are graded even if no PC asks. Several workers
   may sweep at once; :func:`cbt_server.delivery.service.sweep` handles each attempt under a row
-  lock and a state check, so a second sweeper finds nothing left to do.
+  lock and a state check, so a second sweeper finds nothing left to do. The expiry itself is
+  the lifecycle's move (:func:`cbt_server.delivery.lifecycle.catch_up`), as on any request.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def sections_view(
                 "instructions_html": spec["instructions_html"],
                 "state": state,
                 "timed": spec.get("time_limit_minutes") is not None,
+                "minutes": spec.get("time_limit_minutes"),
                 "remaining_seconds": remaining,
                 "first_position": first,
                 "count": count,
@@ -93,6 +94,8 @@ def attempt_view(attempt: Attempt, definition: dict, at: datetime, media_url) ->
         "id": attempt.id,
         **timing(attempt, at),
         "show_score": bool(definition.get("show_score")),
+        # time the proctor added so far: the page says "Waktu ditambah N menit" when it grows
+        "extra_seconds": attempt.extra_seconds,
         "current_position": attempt.current_position,
         "sections": sections_view(attempt, definition, at, list(layout.section_counts)),
         "items": items,

@@ -1,5 +1,5 @@
-"""What a proctor can do to attempts: each with a reason, each audited, all through the state
-machine (:mod:`cbt_server.delivery.lifecycle`) and the timer rules.
+"""What a proctor can do to attempts: each with a reason, each audited. Every move, with what
+it records, is made by :mod:`cbt_server.delivery.lifecycle`; this module picks the attempts.
 
 Targets are enrolments of one session; ``None`` means everyone in the session. Each attempt is
 first brought up to now (so an attempt whose time ran out is expired, not extended by mistake).
@@ -9,24 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from cbt_server import audit
 from cbt_server.accounts import login_sessions
 from cbt_server.accounts.service import forget_failed_logins
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork
-from cbt_server.delivery.grading import grade_attempt
-from cbt_server.delivery.lifecycle import AttemptState, IllegalMove, Move, next_state
-from cbt_server.delivery.service import finish
-from cbt_server.delivery.timer import Countdown
+from cbt_server.delivery import lifecycle
+from cbt_server.delivery.lifecycle import IllegalMove, Move
 from cbt_server.models import (
     Attempt,
-    AttemptEvent,
-    AttemptScore,
     BatteryVersion,
     Enrolment,
     ExamSession,
@@ -78,11 +72,13 @@ def _each_attempt(
     actor: User,
     session: ExamSession,
     enrolment_ids: list[int] | None,
-    action: str,
+    move: Move,
     reason: str | None,
-    apply: Callable[[Attempt, dict], bool],
+    apply: Callable[[Attempt, dict], object],
     details: dict | None = None,
 ) -> Outcome:
+    """Make ``move`` (``apply``, a :mod:`lifecycle` move) on each target attempt; an attempt in
+    a state the move does not apply to is skipped."""
     reason = _need_reason(reason)
     outcome = Outcome()
     definition = db.session.get(BatteryVersion, session.battery_version_id).definition
@@ -95,21 +91,21 @@ def _each_attempt(
             if attempt is None:
                 outcome.skipped.append(label)
                 continue
-            if clockwork.advance(attempt, now(), definition):
-                grade_attempt(attempt, definition)
+            lifecycle.catch_up(attempt, now(), definition)
             try:
-                changed = apply(attempt, definition)
+                apply(attempt, definition)
+                changed = True
             except IllegalMove:
                 changed = False
             (outcome.changed if changed else outcome.skipped).append(label)
         if enrolment_ids is not None and not outcome.changed:
             raise InterventionError("Tindakan ini tidak berlaku untuk status peserta tersebut.")
-        audit.record(
-            action,
-            actor=actor,
-            target=session.code,
-            reason=reason,
-            details={
+        lifecycle.audit_proctor_action(
+            actor,
+            move,
+            session.code,
+            reason,
+            {
                 "participants": outcome.changed,
                 "skipped": outcome.skipped,
                 "scope": "all" if enrolment_ids is None else "some",
@@ -129,15 +125,11 @@ def extend(
     if not 1 <= minutes <= MAX_EXTENSION_MINUTES:
         raise InterventionError(f"Tambahan waktu 1–{MAX_EXTENSION_MINUTES} menit.")
 
-    def apply(attempt: Attempt, _definition: dict) -> bool:
-        if attempt.state not in (AttemptState.IN_PROGRESS, AttemptState.PAUSED):
-            return False
-        clockwork.moved_deadline(attempt, minutes * 60)
-        attempt.extra_seconds += minutes * 60
-        return True
+    def apply(attempt: Attempt, _definition: dict) -> None:
+        lifecycle.extend(attempt, minutes * 60, now(), lifecycle.proctor(actor))
 
     return _each_attempt(
-        actor, session, enrolment_ids, "attempt.extend", reason, apply, {"minutes": minutes}
+        actor, session, enrolment_ids, Move.EXTEND, reason, apply, {"minutes": minutes}
     )
 
 
@@ -156,115 +148,79 @@ def reopen(
     if not 1 <= minutes <= MAX_EXTENSION_MINUTES:
         raise InterventionError(f"Waktu tambahan 1–{MAX_EXTENSION_MINUTES} menit.")
 
-    def apply(attempt: Attempt, _definition: dict) -> bool:
-        if attempt.state != AttemptState.EXPIRED or attempt.finish_reason != "deadline":
-            return False
-        at = now()
-        ended = attempt.finished_at
-        attempt.state = next_state(attempt.state, Move.REOPEN).value
-        attempt.deadline_at = at + timedelta(minutes=minutes)
-        attempt.extra_seconds += minutes * 60
-        attempt.finished_at = None
-        attempt.finish_reason = None
-        attempt.total_score = attempt.total_max = None
-        last = max(
-            (s for s in attempt.sections if s.started_at is not None and s.closed_at == ended),
-            key=lambda s: s.section_index,
-            default=None,
-        )
-        if last is not None:
-            last.closed_at = None
-            last.deadline_at = attempt.deadline_at
-        db.session.execute(delete(AttemptScore).where(AttemptScore.attempt_id == attempt.id))
-        db.session.add(
-            AttemptEvent(
-                attempt_id=attempt.id,
-                kind="reopened",
-                at=at,
-                detail={"minutes": minutes, "by": actor.username},
-            )
-        )
-        return True
+    def apply(attempt: Attempt, _definition: dict) -> None:
+        lifecycle.reopen(attempt, minutes * 60, now(), lifecycle.proctor(actor))
 
     return _each_attempt(
-        actor, session, enrolment_ids, "attempt.reopen", reason, apply, {"minutes": minutes}
+        actor, session, enrolment_ids, Move.REOPEN, reason, apply, {"minutes": minutes}
     )
 
 
 def pause(
     actor: User, session: ExamSession, enrolment_ids: list[int] | None, reason: str | None
 ) -> Outcome:
-    def apply(attempt: Attempt, _definition: dict) -> bool:
-        attempt.state = next_state(attempt.state, Move.PAUSE).value
-        attempt.paused_at = now()
-        return True
+    def apply(attempt: Attempt, _definition: dict) -> None:
+        lifecycle.pause(attempt, now(), lifecycle.proctor(actor))
 
-    return _each_attempt(actor, session, enrolment_ids, "attempt.pause", reason, apply)
+    return _each_attempt(actor, session, enrolment_ids, Move.PAUSE, reason, apply)
 
 
 def resume(
     actor: User, session: ExamSession, enrolment_ids: list[int] | None, reason: str | None
 ) -> Outcome:
-    def apply(attempt: Attempt, _definition: dict) -> bool:
-        attempt.state = next_state(attempt.state, Move.RESUME).value
-        at = now()
-        resumed = Countdown(attempt.deadline_at, attempt.paused_at).resume(at)
-        paused_for = resumed.deadline - attempt.deadline_at
-        section = clockwork.open_section(attempt)
-        if section is not None and section.deadline_at is not None:
-            section.deadline_at = section.deadline_at + paused_for
-        attempt.deadline_at = resumed.deadline
-        attempt.paused_seconds += int(paused_for.total_seconds())
-        attempt.paused_at = None
-        return True
+    def apply(attempt: Attempt, _definition: dict) -> None:
+        lifecycle.resume(attempt, now(), lifecycle.proctor(actor))
 
-    return _each_attempt(actor, session, enrolment_ids, "attempt.resume", reason, apply)
+    return _each_attempt(actor, session, enrolment_ids, Move.RESUME, reason, apply)
 
 
 def force_submit(
     actor: User, session: ExamSession, enrolment_ids: list[int] | None, reason: str | None
 ) -> Outcome:
-    def apply(attempt: Attempt, definition: dict) -> bool:
-        finish(attempt, definition, reason="proctor")
-        return True
+    def apply(attempt: Attempt, definition: dict) -> None:
+        lifecycle.submit(attempt, definition, now(), lifecycle.proctor(actor))
 
-    return _each_attempt(actor, session, enrolment_ids, "attempt.force_submit", reason, apply)
+    return _each_attempt(actor, session, enrolment_ids, Move.FORCE_SUBMIT, reason, apply)
 
 
 def void(
     actor: User, session: ExamSession, enrolment_ids: list[int], reason: str | None
 ) -> Outcome:
-    def apply(attempt: Attempt, _definition: dict) -> bool:
-        attempt.state = next_state(attempt.state, Move.VOID).value
-        attempt.finished_at = attempt.finished_at or now()
-        attempt.paused_at = None
-        return True
+    def apply(attempt: Attempt, _definition: dict) -> None:
+        lifecycle.void(attempt, now(), lifecycle.proctor(actor))
 
-    return _each_attempt(actor, session, enrolment_ids, "attempt.void", reason, apply)
+    return _each_attempt(actor, session, enrolment_ids, Move.VOID, reason, apply)
 
 
 def reset_login(
     actor: User, session: ExamSession, enrolment_ids: list[int], reason: str | None
 ) -> Outcome:
-    """Unbind the device and end the participant's logins: they continue on another PC."""
+    """Unbind the device and end the participant's logins of this session: they continue on
+    another PC. A login of the same person in another session is never ended; one not bound to
+    any session yet is, unless the person is mid-exam in another session."""
     reason = _need_reason(reason)
     outcome = Outcome()
     with write_transaction():
         for enrolment, user in _targets(session, enrolment_ids):
-            login_sessions.revoke_all(user.id)
+            busy_elsewhere = db.session.scalar(
+                select(Attempt.id).where(
+                    Attempt.user_id == user.id,
+                    Attempt.enrolment_id != enrolment.id,
+                    Attempt.state.in_(sorted(lifecycle.RUNNING)),
+                )
+            )
+            login_sessions.revoke_enrolment(
+                enrolment.id, user.id, keep_unbound=busy_elsewhere is not None
+            )
             forget_failed_logins(user.id)  # a locked-out participant can log in again
             attempt = db.session.scalar(
                 select(Attempt).where(Attempt.enrolment_id == enrolment.id).with_for_update()
             )
             if attempt is not None:
-                attempt.device_hash = None
+                lifecycle.reset(attempt, now(), lifecycle.proctor(actor))
             outcome.changed.append(_label(enrolment, user))
-        audit.record(
-            "attempt.reset_login",
-            actor=actor,
-            target=session.code,
-            reason=reason,
-            details={"participants": outcome.changed},
+        lifecycle.audit_proctor_action(
+            actor, Move.RESET, session.code, reason, {"participants": outcome.changed}
         )
     return outcome
 

@@ -22,6 +22,8 @@ const STORED_AT = "X-CBT-Stored-At";
 const PAGE_TIMEOUT_MS = 10000;
 const ATTEMPT_TIMEOUT_MS = 15000;
 const STATIC_TIMEOUT_MS = 5000;
+// The attempt states that are over for good: a copy of FINISHED in
+// cbt_server/delivery/lifecycle.py (the one definition of the states; keep them equal).
 const FINISHED = new Set(["submitted", "expired", "voided"]);
 
 const params = new URL(self.location.href).searchParams;

@@ -295,6 +295,7 @@ DOCUMENT: dict[str, Any] = {
                     "instructions_html": {"type": "string"},
                     "state": {"enum": ["open", "closed", "locked"]},
                     "timed": {"type": "boolean"},
+                    "minutes": {"type": ["integer", "null"]},
                     "remaining_seconds": {"type": ["number", "null"]},
                     "first_position": {"type": "integer"},
                     "count": {"type": "integer"},
@@ -308,6 +309,7 @@ DOCUMENT: dict[str, Any] = {
                         "properties": {
                             "id": {"type": "integer"},
                             "show_score": {"type": "boolean"},
+                            "extra_seconds": {"type": "integer"},
                             "current_position": {"type": "integer"},
                             "sections": {
                                 "type": "array",

@@ -7,6 +7,8 @@ import { backoffMs, sleep } from "./timer.js";
 
 export const HEARTBEAT_MS = 15000;
 export const PAUSED_POLL_MS = 5000;
+// The attempt states that are over for good: a copy of FINISHED in
+// cbt_server/delivery/lifecycle.py (the one definition of the states; keep them equal).
 const FINISHED = new Set(["submitted", "expired", "voided"]);
 const $ = (id) => document.getElementById(id);
 
@@ -53,6 +55,7 @@ export class LifecycleMethods {
         this.store.saveClock(clock);
       }
     }
+    if (typeof attempt.extra_seconds === "number") this.ui.noteExtraTime(attempt.extra_seconds);
     if (typeof attempt.state === "string") this.applyState(attempt.state, data.finish_url);
     // The page came from the service worker's copy: now that the server answers, load the real.
     if (this.stale && this.loaded && !this.reloading && !this.finished) this.reload();
@@ -172,6 +175,7 @@ export class LifecycleMethods {
         break;
       case "other_device":
       case "not_logged_in":
+      case "login_ended": // a proctor's reset: the exam goes on on another PC
       case "no_attempt":
         this.halt(error.serverMessage);
         break;
@@ -196,6 +200,7 @@ export class LifecycleMethods {
         return (await this.reload()) ? "retry" : "backoff";
       case "other_device":
       case "not_logged_in":
+      case "login_ended": // a proctor's reset: the exam goes on on another PC
       case "no_attempt":
       case "unexpected_response":
         this.handleRefusal(error);

@@ -12,6 +12,7 @@ import { LateBox } from "./late.js";
 import { HEARTBEAT_MS, LifecycleMethods, PAUSED_POLL_MS } from "./lifecycle.js";
 import { answerAfterChoice, isAnswered, LETTERS, optionsOf } from "./model.js";
 import { clearOffline, keepOffline, offlineCapable } from "./offline.js";
+import { sectionProgress } from "./progress.js";
 import { SaveQueue } from "./queue.js";
 import * as view from "./render.js";
 import { downloadRescue } from "./rescue.js";
@@ -31,7 +32,7 @@ const $ = (id) => document.getElementById(id);
 // The page's module graph, for the service worker to keep (offline.js).
 const MODULES = [
   "../exam.js", "./api.js", "./finishing.js", "./integrity.js", "./late.js", "./lifecycle.js",
-  "./main.js", "./model.js", "./offline.js", "./queue.js", "./render.js", "./rescue.js",
+  "./main.js", "./model.js", "./offline.js", "./progress.js", "./queue.js", "./render.js", "./rescue.js",
   "./store.js", "./tabs.js", "./timer.js", "./timing.js", "./ui.js",
 ].map((path) => new URL(path, import.meta.url).pathname);
 
@@ -68,7 +69,10 @@ class Exam {
     this.sectionByIndex = new Map();
     this.local = new Map(); // position -> {answer, flagged, seq}: what the page shows
     this.navButtons = new Map();
-    this.seen = new Set(); // sections whose instructions were shown on this page load
+    // Sections whose instructions were passed and positions shown, kept across reloads
+    // (store.js, cbt-seen-<id>): a started section opens at its items, not its instructions.
+    this.seen = new Set();
+    this.seenItems = new Set();
     this.pos = 0;
     this.reportedPos = null; // the position the server last heard from this page
     this.view = "loading";
@@ -105,6 +109,9 @@ class Exam {
     document.body.dataset.tab = "active";
     this.store = createStore(this.attemptId);
     this.acked = this.store.loadAcked();
+    const seen = this.store.loadSeen();
+    this.seen = new Set(seen.sections);
+    this.seenItems = new Set(seen.items);
     this.late = new LateBox({ api: this.api, store: this.store, onChange: () => this.onLateChange() });
     this.queue = new SaveQueue({
       api: this.api,
@@ -206,6 +213,8 @@ class Exam {
   wire() {
     $("btn-prev").addEventListener("click", () => this.step(-1));
     $("btn-next").addEventListener("click", () => this.step(1));
+    $("btn-next-section").addEventListener("click", () => this.finishSection());
+    $("btn-show-instructions").addEventListener("click", () => this.showInstructions());
     $("btn-flag").addEventListener("click", () => this.toggleFlag());
     $("btn-clear").addEventListener("click", () => this.clearAnswer());
     $("btn-review").addEventListener("click", () => this.showReview());
@@ -428,15 +437,50 @@ class Exam {
     this.commitShort();
     this.pos = position;
     const section = this.section(position);
-    if (section && !this.seen.has(section.index)) {
-      view.renderInstructions(section, this.S);
-      this.setView("instructions");
-      this.refresh();
-      $("btn-start-section").focus();
+    if (section && !this.sectionStarted(section)) {
+      this.showInstructions();
     } else {
       this.showItem();
     }
     if (report) this.reportPosition();
+  }
+
+  /** Whether the participant went past the section's instructions (on this PC, or any item of
+   * it was answered or flagged, wherever). Its time runs from its opening either way. */
+  sectionStarted(section) {
+    if (this.seen.has(section.index)) return true;
+    return this.items.some((item) => item.section === section.index && this.wasSeen(item.position));
+  }
+
+  /** Whether the item at `position` was ever shown: on this PC, or it has an answer or a flag. */
+  wasSeen(position) {
+    if (this.seenItems.has(position)) return true;
+    const entry = this.entry(position);
+    return isAnswered(entry.answer) || Boolean(entry.flagged);
+  }
+
+  markSeen({ section = null, position = null } = {}) {
+    const before = this.seen.size + this.seenItems.size;
+    if (section != null) this.seen.add(section);
+    if (position != null) this.seenItems.add(position);
+    if (this.store && this.seen.size + this.seenItems.size !== before) {
+      this.store.saveSeen({ sections: [...this.seen], items: [...this.seenItems] });
+    }
+  }
+
+  /** Per section: answered, unanswered, flagged, never seen (progress.js). */
+  progress() {
+    return sectionProgress(this.sections, this.items, (p) => this.entry(p), (p) => this.wasSeen(p));
+  }
+
+  showInstructions() {
+    const section = this.section(this.pos);
+    if (!section) return;
+    this.commitShort();
+    view.renderInstructions(section, this.S);
+    this.setView("instructions");
+    this.refresh();
+    $("btn-start-section").focus();
   }
 
   step(delta) {
@@ -447,7 +491,7 @@ class Exam {
 
   startSection() {
     const section = this.section(this.pos);
-    if (section) this.seen.add(section.index);
+    if (section) this.markSeen({ section: section.index });
     this.showItem();
   }
 
@@ -462,6 +506,7 @@ class Exam {
       strings: this.S,
       locked: !this.canEdit(),
     });
+    this.markSeen({ position: this.pos });
     this.setView("item");
     this.refresh();
     window.scrollTo(0, 0);
@@ -469,7 +514,7 @@ class Exam {
 
   showReview() {
     this.commitShort();
-    view.renderReview({ items: this.items, local: this.local, reachable: (p) => this.reachable(p), strings: this.S });
+    view.renderReview({ rows: this.progress(), reachable: (p) => this.reachable(p), strings: this.S });
     this.setView("review");
     this.refresh();
     $("review-title").focus();
@@ -486,9 +531,11 @@ class Exam {
     });
     if (this.view === "item") this.updateControls();
     const section = this.section(this.pos);
-    const later = section && this.sections.some((s) => s.index > section.index && s.state !== "closed");
-    const finishable = section && section.timed && section.state === "open" && later;
-    $("btn-finish-section").hidden = !(finishable && (this.view === "item" || this.view === "review"));
+    // Any open section but the last can be finished, timed or not: it is the only way on.
+    const finishable = this.hasLaterSection(section) && section.state === "open";
+    // On a section's last item the same button stands in place of "Berikutnya": not twice.
+    const inTools = this.view === "item" && !$("btn-next-section").hidden;
+    $("btn-finish-section").hidden = !(finishable && (this.view === "item" || this.view === "review")) || inTools;
     this.tick();
   }
 
@@ -499,12 +546,25 @@ class Exam {
     view.updateAnswer(item, entry);
     $("btn-prev").disabled = !this.reachable(this.pos - 1);
     $("btn-next").disabled = !this.reachable(this.pos + 1);
+    // The last item of a section that is not the last: "Berikutnya" becomes "Selesaikan bagian
+    // ini", so the next section can always be reached from here.
+    const section = this.section(this.pos);
+    const next = this.byPos.get(this.pos + 1);
+    const lastOfSection = Boolean(section) && section.state === "open" && (!next || next.section !== item.section);
+    const toNextSection = lastOfSection && this.hasLaterSection(section);
+    $("btn-next").hidden = toNextSection;
+    $("btn-next-section").hidden = !toNextSection;
     const flag = $("btn-flag");
     flag.setAttribute("aria-pressed", entry.flagged ? "true" : "false");
     flag.classList.toggle("on", entry.flagged);
     const input = $("short-answer");
     const hasText = item.type === "short" && input && input.value !== "";
     $("btn-clear").disabled = !(isAnswered(entry.answer) || hasText);
+  }
+
+  /** Whether a section after `section` is still to come (not closed). */
+  hasLaterSection(section) {
+    return Boolean(section) && this.sections.some((s) => s.index > section.index && s.state !== "closed");
   }
 
   // ---- changes ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // stem_html, option html and instructions_html are sanitised by the server: inserted as HTML.
 
 import { LETTERS, fmt, isAnswered, optionsOf } from "./model.js";
+import { lockedRows, progressTotals } from "./progress.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +34,7 @@ export function renderItem({ item, section, total, entry, strings, locked }) {
     media.append(img);
   }
   media.hidden = !item.image_url;
+  $("view-item").classList.toggle("has-image", Boolean(item.image_url)); // layout: exam.css
 
   const area = $("item-answer");
   area.textContent = "";
@@ -157,7 +159,7 @@ export function updateNavigator(buttons, { local, current, reachable, sectionSta
 
 // ---- review -------------------------------------------------------------------------------
 
-function reviewList(listId, positions, kind, strings) {
+function reviewList(listId, positions, kind, reachable, strings) {
   const list = $(listId);
   list.textContent = "";
   if (!positions.length) {
@@ -170,22 +172,53 @@ function reviewList(listId, positions, kind, strings) {
     button.type = "button";
     button.dataset.position = String(position);
     button.dataset.testid = `review-${kind}-${position}`;
+    button.disabled = !reachable(position); // a closed or not yet opened section
     li.append(button);
     list.append(li);
   }
 }
 
-export function renderReview({ items, local, reachable, strings }) {
-  const answered = items.filter((item) => isAnswered((local.get(item.position) || {}).answer));
-  $("review-summary").textContent = fmt(strings.review_summary, {
-    answered: answered.length,
-    total: items.length,
+const STATE_LABELS = { open: "section_open", closed: "section_closed", locked: "section_locked" };
+
+/** Warnings as list items in `list` (hidden when there are none). */
+export function fillWarnings(list, texts) {
+  list.replaceChildren(...texts.map((text) => el("li", null, text)));
+  list.hidden = !texts.length;
+}
+
+/** The review: every section with its counts (progress.js), then the items to look at again. */
+export function renderReview({ rows, reachable, strings }) {
+  const sum = progressTotals(rows);
+  $("review-summary").textContent = fmt(strings.review_summary, { answered: sum.answered, total: sum.total });
+  fillWarnings(
+    $("review-warnings"),
+    lockedRows(rows).map((row) =>
+      fmt(strings.section_not_opened, { title: sectionTitle(row.section, strings), count: row.total }),
+    ),
+  );
+  const body = $("review-sections-body");
+  body.textContent = "";
+  rows.forEach((row, n) => {
+    const key = row.section ? row.section.index : `x${n}`;
+    const tr = el("tr", `review-row review-${row.state}`);
+    tr.dataset.testid = `review-section-${key}`;
+    const title = el("th", null, sectionTitle(row.section, strings) || fmt(strings.section_fallback, { n: n + 1 }));
+    title.scope = "row";
+    tr.append(title, el("td", null, strings[STATE_LABELS[row.state]] || ""));
+    for (const kind of ["answered", "unanswered", "flagged", "unseen"]) {
+      const td = el("td", null, String(row[kind]));
+      td.dataset.testid = `review-section-${key}-${kind}`;
+      tr.append(td);
+    }
+    body.append(tr);
   });
-  const open = items.filter((item) => reachable(item.position));
-  const unanswered = open.filter((item) => !isAnswered((local.get(item.position) || {}).answer));
-  const flagged = open.filter((item) => (local.get(item.position) || {}).flagged);
-  reviewList("review-unanswered", unanswered.map((i) => i.position), "unanswered", strings);
-  reviewList("review-flagged", flagged.map((i) => i.position), "flagged", strings);
+  for (const kind of ["answered", "unanswered", "flagged", "unseen"]) {
+    document.querySelector(`[data-testid="review-total-${kind}"]`).textContent = String(sum[kind]);
+  }
+  const unanswered = rows.flatMap((row) => row.unansweredPositions);
+  const flagged = rows.flatMap((row) => row.flaggedPositions);
+  reviewList("review-unanswered", unanswered, "unanswered", reachable, strings);
+  reviewList("review-flagged", flagged, "flagged", reachable, strings);
 }
 
 // ---- section instructions -----------------------------------------------------------------
@@ -193,5 +226,9 @@ export function renderReview({ items, local, reachable, strings }) {
 export function renderInstructions(section, strings) {
   $("instructions-title").textContent = sectionTitle(section, strings);
   $("instructions-meta").textContent = fmt(strings.section_count, { count: section.count });
+  // A section's time runs from its opening, instructions included (docs/delivery.md, "Time").
+  $("instructions-time").textContent = section.timed
+    ? fmt(strings.instructions_timed, { minutes: section.minutes ?? "" })
+    : strings.instructions_untimed;
   $("instructions-body").innerHTML = section.instructions_html || "";
 }

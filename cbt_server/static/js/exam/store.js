@@ -8,7 +8,10 @@
 //                        served from the service worker's cache shows what the server has;
 //   cbt-clock-<id>       the server's remaining time at the last response (Date.now() stamped),
 //                        to estimate the clock when the page is loaded from that cache;
-//   cbt-tab-<id>         which tab holds the attempt (tabs.js).
+//   cbt-tab-<id>         which tab holds the attempt (tabs.js);
+//   cbt-seen-<id>        {sections, items}: the sections whose instructions were passed and the
+//                        positions shown, so a reload neither shows a started section's
+//                        instructions again nor counts a shown item as unseen.
 // A save is {position, answer, flagged, seq, t}; t is Date.now() when it was given (for age_ms).
 
 export function read(key, fallback) {
@@ -86,10 +89,17 @@ export function createStore(attemptId) {
       return value && Number.isFinite(value.remaining) && Number.isFinite(value.at) ? value : null;
     },
     saveClock: (clock) => write(key("clock"), clock),
+    loadSeen() {
+      const value = read(key("seen"), null);
+      const ints = (list) => (Array.isArray(list) ? list.filter(Number.isInteger) : []);
+      return { sections: ints(value && value.sections), items: ints(value && value.items) };
+    },
+    saveSeen: (seen) => write(key("seen"), seen),
     /** The attempt is over and nothing is left to send: forget what only served the test page. */
     forgetCopies() {
       remove(key("acked"));
       remove(key("clock"));
+      remove(key("seen"));
     },
   };
 }

@@ -27,9 +27,26 @@ export class TimingMethods {
     } else if (remaining <= 300 && !this.warned.five) {
       this.warned.five = true;
       this.ui.showTimeWarning(this.S.warn_5);
+    } else if (section && sectionRemaining != null && sectionRemaining < remaining - 1) {
+      this.warnSection(section.index, sectionRemaining); // the section ends before the test
     }
     for (const [index, clock] of this.sectionClocks) {
       if (clock.remaining() <= 0) this.onSectionTimeUp(index);
+    }
+  }
+
+  /** A timed section that ends before the test: warn at 5 and at 1 minute, once each. */
+  warnSection(index, left) {
+    if (!this.sectionWarned || this.sectionWarned.index !== index) {
+      this.sectionWarned = { index, five: false, one: false };
+    }
+    const warned = this.sectionWarned;
+    if (left <= 60 && !warned.one) {
+      warned.one = warned.five = true;
+      this.ui.showTimeWarning(this.S.section_warn_1);
+    } else if (left <= 300 && !warned.five) {
+      warned.five = true;
+      this.ui.showTimeWarning(this.S.section_warn_5);
     }
   }
 

@@ -2,9 +2,13 @@
 // Every element is in templates/exam/take.html; this module only fills and toggles them.
 
 import { fmt } from "./model.js";
+import { read, write } from "./store.js";
 import { hms } from "./timer.js";
 
 const $ = (id) => document.getElementById(id);
+/** Text sizes of the A-/A+ buttons (a factor on the item's text); the second is the default. */
+export const TEXT_SCALES = [0.9, 1, 1.15, 1.3, 1.5];
+const DEFAULT_TEXT = 1;
 
 export function readStrings() {
   try {
@@ -41,13 +45,40 @@ export function createUi(strings) {
     errorText: $("error-text"),
     errorOk: $("btn-error-ok"),
     errorReload: $("btn-error-reload"),
+    notice: $("notice-banner"),
+    noticeText: $("notice-text"),
+    noticeClose: $("btn-close-notice"),
+    textSmaller: $("btn-text-smaller"),
+    textLarger: $("btn-text-larger"),
   };
+  const root = $("exam");
+  const attemptKey = root ? root.dataset.attemptId : "";
+  // Kept per participant (a lab PC serves many), across reloads, items and attempts.
+  const textKey = `cbt-textsize-${(root && root.dataset.participant) || attemptKey}`;
+  let textStep = DEFAULT_TEXT;
   let errorBlocking = false;
   let errorOnOk = null;
 
   els.warningClose.addEventListener("click", () => {
     els.warning.hidden = true;
   });
+  if (els.noticeClose) {
+    els.noticeClose.addEventListener("click", () => {
+      els.notice.hidden = true;
+    });
+  }
+
+  function setTextStep(step, keep) {
+    textStep = Math.max(0, Math.min(TEXT_SCALES.length - 1, Number.isInteger(step) ? step : DEFAULT_TEXT));
+    document.documentElement.style.setProperty("--text-scale", String(TEXT_SCALES[textStep]));
+    document.body.dataset.textSize = String(textStep);
+    if (els.textSmaller) els.textSmaller.disabled = textStep === 0;
+    if (els.textLarger) els.textLarger.disabled = textStep === TEXT_SCALES.length - 1;
+    if (keep) write(textKey, textStep);
+  }
+  setTextStep(read(textKey, DEFAULT_TEXT), false);
+  if (els.textSmaller) els.textSmaller.addEventListener("click", () => setTextStep(textStep - 1, true));
+  if (els.textLarger) els.textLarger.addEventListener("click", () => setTextStep(textStep + 1, true));
   els.errorDialog.addEventListener("cancel", (event) => {
     if (errorBlocking) event.preventDefault();
   });
@@ -74,6 +105,8 @@ export function createUi(strings) {
       els.countdown.textContent = hms(attemptSeconds);
       els.clock.classList.toggle("low", attemptSeconds != null && attemptSeconds <= 300);
       els.sectionClock.hidden = sectionSeconds == null;
+      // With a section clock, the section's time is the one that binds first: it is the big one.
+      els.clock.classList.toggle("clock-secondary", sectionSeconds != null);
       if (sectionSeconds != null) {
         els.sectionCountdown.textContent = hms(sectionSeconds);
         els.sectionClock.classList.toggle("low", sectionSeconds <= 60);
@@ -117,6 +150,28 @@ export function createUi(strings) {
       if (show) els.rescueText.textContent = fmt(strings.rescue_text, { n: count });
       els.rescueButton.onclick = onClick;
       els.errorRescue.onclick = onClick;
+    },
+
+    /** A message about what the proctor did (more time ...), until closed. */
+    showNotice(text) {
+      if (!els.notice) return;
+      els.noticeText.textContent = text;
+      els.notice.hidden = false;
+    },
+
+    /**
+     * The attempt's extra time so far (from GET /attempt): when it grew since this PC last saw
+     * it (kept per attempt, so a reload after the extension still tells), say by how much.
+     */
+    noteExtraTime(total) {
+      if (typeof total !== "number" || !Number.isFinite(total)) return;
+      const key = `cbt-extra-${attemptKey}`;
+      const known = read(key, null);
+      if (known !== total) write(key, total);
+      if (typeof known === "number" && total > known) {
+        const minutes = Math.max(1, Math.round((total - known) / 60));
+        this.showNotice(fmt(strings.time_added, { minutes }));
+      }
     },
 
     showTimeWarning(text) {
