@@ -132,7 +132,8 @@ def _cells(page: str, testid: str) -> str:
 def test_berita_acara_page(held, proctor, lab):  # type: ignore[no-untyped-def]
     page = html.unescape(proctor.get(f"/proctor/sessions/{lab.id}/report").get_data(as_text=True))
     assert "BERITA ACARA PELAKSANAAN UJIAN" in page
-    assert "Pada hari ini, 24-11-2026," in page  # 23:30 UTC on the 23rd is 06:30 WIB on the 24th
+    # 23:30 UTC on the 23rd is 06:30 WIB on the 24th, a Tuesday: the day in words, as on paper.
+    assert "Pada hari ini, Selasa, 24 November 2026," in page
     assert "Sesi S-BA (S-BA)" in page and "Baterai Uji" in page and "Lab 1" in page
     assert "06:30–10:30 WIB" in page
     assert "Pengawas 1, Pengawas 2" in page
@@ -152,8 +153,12 @@ def test_berita_acara_page(held, proctor, lab):  # type: ignore[no-untyped-def]
     ]
     assert {who for _at, who, *_rest in rows} == {"Pengawas 1"}
     assert rows[0][0] == "07:01:00"  # 00:01 UTC, shown in WIB
-    # Everyone signs: one line per proctor.
+    # The absentee by name; everyone signs: one line per proctor.
+    absentees = re.findall(r'<tr data-testid="absentee">(.*?)</tr>', page)
+    assert len(absentees) == 1 and "Yohanes Kbarek" in absentees[0]
+    assert held["absent"].username in absentees[0]
     assert page.count('class="sign-line"') == 2
+    assert "Pengawas 1," in page and "Pengawas 2," in page
 
 
 def test_berita_acara_csv(held, proctor, lab):  # type: ignore[no-untyped-def]
@@ -219,11 +224,13 @@ def test_daftar_hadir_page(held, proctor, lab):  # type: ignore[no-untyped-def]
     page = html.unescape(
         proctor.get(f"/proctor/sessions/{lab.id}/attendance").get_data(as_text=True)
     )
-    assert "DAFTAR HADIR PESERTA UJIAN" in page and "24-11-2026 06:30 WIB" in page
+    assert "DAFTAR HADIR PESERTA UJIAN" in page and "06:30–10:30 WIB" in page
+    assert "Selasa, 24 November 2026" in page
     rows = re.findall(r"<tr><td>(\d+)</td>(.*?)</tr>", page)
     assert len(rows) == len(NAMES)
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for _n, row in rows]
-    assert [(c[0], c[2], c[4], c[5]) for c in cells] == [
+    names = [re.search(r'<span class="name">(.*?)</span>', c[1])[1] for c in cells]
+    assert [(c[0], name, c[3], c[4]) for c, name in zip(cells, names, strict=True)] == [
         (held["done"].username, NAMES[0], "PC-01", "Selesai"),
         (held["forced"].username, NAMES[1], "PC-02", "Selesai"),
         (held["voided"].username, NAMES[2], "PC-03", "Dibatalkan"),
@@ -231,8 +238,10 @@ def test_daftar_hadir_page(held, proctor, lab):  # type: ignore[no-untyped-def]
         (held["absent"].username, NAMES[4], "PC-05", "Tidak hadir"),
         (held["late"].username, NAMES[5], "PC-06", "Selesai (waktu habis)"),
     ]
-    assert all(c[1].startswith("19870315201001") for c in cells)
-    assert page.count('class="sign-cell"') == len(NAMES)  # a box to sign in, per person
+    # The NIP under each name: the A4 page has no room for a column of 18 digits.
+    assert all('data-testid="nip">19870315201001' in c[1] for c in cells)
+    assert page.count('class="sign-cell') == len(NAMES)  # a box to sign in, per person
+    assert page.count('data-testid="sign-line"') == 2  # and each proctor signs the list
 
 
 def test_daftar_hadir_csv(held, proctor, lab):  # type: ignore[no-untyped-def]

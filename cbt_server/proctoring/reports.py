@@ -1,11 +1,15 @@
-"""The session report (berita acara pelaksanaan) and the attendance list (daftar hadir)."""
+"""The session report (berita acara pelaksanaan) and the attendance list (daftar hadir).
+
+Both are printed on A4 and signed: the read models carry what the paper needs (the day in
+words, who was absent, every proctor who signs), the templates only lay it out.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -59,11 +63,21 @@ class Irregularity:
     reason: str
 
 
+@dataclass(frozen=True)
+class Signatory:
+    """A proctor who signs the printed report."""
+
+    name: str
+    nip: str | None
+
+
 @dataclass
 class SessionReport:
     session: ExamSession
     battery_title: str
     proctors: list[str]
+    #: the session's day in the lab's zone (printed as "Selasa, 1 Desember 2026")
+    day: date | None
     registered: int
     present: int
     absent: int
@@ -72,6 +86,11 @@ class SessionReport:
     still_running: int
     attendance: list[AttendanceRow] = field(default_factory=list)
     irregularities: list[Irregularity] = field(default_factory=list)
+    signatories: list[Signatory] = field(default_factory=list)
+
+    @property
+    def absentees(self) -> list[AttendanceRow]:
+        return [row for row in self.attendance if not row.present]
 
 
 def attendance(session: ExamSession) -> list[AttendanceRow]:
@@ -101,19 +120,33 @@ def attendance(session: ExamSession) -> list[AttendanceRow]:
     ]
 
 
-def session_report(session: ExamSession) -> SessionReport:
-    rows = attendance(session)
-    proctors = db.session.scalars(
-        select(User.full_name)
+def session_day(session: ExamSession) -> date | None:
+    """The day the session starts, as the lab's calendar has it."""
+    local = to_local(session.starts_at)
+    return local.date() if local is not None else None
+
+
+def signatories(session: ExamSession) -> list[Signatory]:
+    """Every proctor of the session, by name: each signs the report and the attendance list."""
+    rows = db.session.execute(
+        select(User.full_name, User.nip)
         .join(SessionProctor, SessionProctor.user_id == User.id)
         .where(SessionProctor.session_id == session.id)
         .order_by(User.full_name)
     ).all()
+    return [Signatory(name, nip) for name, nip in rows]
+
+
+def session_report(session: ExamSession) -> SessionReport:
+    rows = attendance(session)
+    signers = signatories(session)
     battery = db.session.get(BatteryVersion, session.battery_version_id)
     report = SessionReport(
         session=session,
         battery_title=battery.title if battery else "",
-        proctors=list(proctors),
+        proctors=[s.name for s in signers],
+        day=session_day(session),
+        signatories=signers,
         registered=len(rows),
         present=sum(r.present for r in rows),
         absent=sum(not r.present for r in rows),

@@ -152,6 +152,8 @@ def session_page(session_id: int):  # type: ignore[no-untyped-def]
         form=ActionForm(),
         attendance=reports.attendance(session),
         problems=[],
+        notices=[],
+        card_lines=sessions.card_lines(session),
     )
 
 
@@ -188,7 +190,7 @@ def roster(session_id: int):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         abort(400)
     upload = form.file.data
-    added, problems = sessions.import_roster(
+    added, problems, notices = sessions.import_roster(
         current_user, session, upload.filename or "", upload.read()
     )
     if problems:
@@ -201,8 +203,24 @@ def roster(session_id: int):  # type: ignore[no-untyped-def]
             form=ActionForm(),
             attendance=reports.attendance(session),
             problems=problems,
+            notices=[],
+            card_lines=sessions.card_lines(session),
         ), 422
     flash(_("%(n)s peserta ditambahkan.", n=added), "ok")
+    if notices:
+        # The roster differs from people already known: shown once, nothing was changed.
+        flash(_("Data orang yang sudah terdaftar tidak diubah; lihat catatan di bawah."), "error")
+        return render_template(
+            "proctor/session.html",
+            session=session,
+            roster_form=RosterForm(),
+            rescue_form=RescueForm(),
+            form=ActionForm(),
+            attendance=reports.attendance(session),
+            problems=[],
+            notices=notices,
+            card_lines=sessions.card_lines(session),
+        )
     return redirect(url_for("proctor.session_page", session_id=session.id))
 
 
@@ -214,10 +232,20 @@ def cards(session_id: int):  # type: ignore[no-untyped-def]
     if not all(i.isdigit() for i in raw):
         abort(400)  # never fall back to "everyone": that would replace every password
     ids = [int(i) for i in raw] or None
-    credentials = sessions.generate_credentials(
-        current_user, session, ids, reason=request.form.get("reason", "")
+    try:
+        run = sessions.generate_credentials(
+            current_user,
+            session,
+            ids,
+            reason=request.form.get("reason", ""),
+            renew=ids is None and request.form.get("renew") == "1",
+        )
+    except sessions.SessionError as error:
+        flash(str(error), "error")
+        return redirect(url_for("proctor.session_page", session_id=session.id)), 303
+    return render_template(
+        "proctor/cards.html", session=session, cards=run.cards, skipped=run.skipped
     )
-    return render_template("proctor/cards.html", session=session, cards=credentials)
 
 
 @bp.get("/sessions/<int:session_id>/monitor")
@@ -246,6 +274,25 @@ def monitor_data(session_id: int):  # type: ignore[no-untyped-def]
         token_rotates_in=(rotation - at).total_seconds() if rotation else None,
         seats=[s.as_dict() for s in seats],
         presence=monitor.presence(session, at) if since is not None else [],
+    )
+
+
+@bp.get("/sessions/<int:session_id>/projector")
+def projector(session_id: int):  # type: ignore[no-untyped-def]
+    """The token on the room's projector: huge, with its countdown, and nothing about anyone."""
+    session = current_token(_session(session_id).id)
+    return render_template("proctor/projector.html", session=session)
+
+
+@bp.get("/sessions/<int:session_id>/token.json")
+def token_data(session_id: int):  # type: ignore[no-untyped-def]
+    """The token alone (the projector polls it): no seats, no names."""
+    session = current_token(_session(session_id).id)
+    at = now()
+    rotation = next_rotation(session)
+    return jsonify(
+        token=session.token,
+        token_rotates_in=(rotation - at).total_seconds() if rotation else None,
     )
 
 
@@ -331,6 +378,8 @@ def attendance(session_id: int):  # type: ignore[no-untyped-def]
         session=session,
         rows=reports.attendance(session),
         labels=reports.STATUS_LABELS,
+        day=reports.session_day(session),
+        signatories=reports.signatories(session),
     )
 
 

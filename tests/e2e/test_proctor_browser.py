@@ -60,9 +60,14 @@ def _seconds(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _act(monitor: Page, button: str, reason: str) -> None:
-    monitor.get_by_test_id("act-reason").fill(reason)
+def _act(monitor: Page, button: str, reason: str, minutes: int | None = None) -> None:
+    """An action on the selected seats: the dialog names them and asks for the reason."""
     monitor.get_by_test_id(button).click()
+    expect(monitor.get_by_test_id("act-dialog")).to_be_visible()
+    if minutes is not None:
+        monitor.get_by_test_id("act-minutes").fill(str(minutes))
+    monitor.get_by_test_id("act-reason").fill(reason)
+    monitor.get_by_test_id("dialog-confirm").click()
     expect(monitor.get_by_test_id("act-result")).to_have_attribute("data-state", "ok")
     expect(monitor.get_by_test_id("act-result")).to_have_text("Tindakan dicatat untuk 1 peserta.")
 
@@ -126,8 +131,7 @@ def test_proctor_monitors_extends_and_moves_a_participant(live_server, browser):
     expect(monitor.get_by_test_id("act-selection")).to_contain_text("Peserta 1")
     before = _seconds(exam.get_by_test_id("countdown").inner_text())
     assert 25 * 60 < before <= 30 * 60, before
-    monitor.get_by_test_id("act-minutes").fill(str(EXTRA_MINUTES))
-    _act(monitor, "act-extend", "Listrik PC-01 sempat padam")
+    _act(monitor, "act-extend", "Listrik PC-01 sempat padam", EXTRA_MINUTES)
     expect(seat.get_by_test_id("remaining")).to_have_text(
         re.compile(r"^4\d:\d\d$"), timeout=MONITOR_TIMEOUT
     )
