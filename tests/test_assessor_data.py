@@ -45,7 +45,8 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     assert response.status_code == 200
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the names right
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    # Indonesian interface: ";" between fields, "," as the decimal mark (tests/test_downloads.py)
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     header, rows = table[0], {r[1]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
     assert header[:6] == ["NIP", "Nama", "Jabatan", "Unit Kerja", "Sesi", "Status"]
     for column in ("Bagian S1", "Bagian S2", "T.UJ.01 skor", "T.UJ.01 level", "INT.SDUJ tanda"):
@@ -63,11 +64,11 @@ def test_score_sheet_csv_and_xlsx_parse_back(app: Flask, lab, assessor):  # type
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.get_data()))
     sheet = book.active
-    assert sheet.freeze_panes == "A2"
+    assert sheet.freeze_panes == "C4"  # below the title, subtitle and header; NIP and name
     values = list(sheet.iter_rows(values_only=True))
-    assert list(values[0]) == header
-    assert sheet.cell(row=1, column=1).font.bold
-    by_name = {row[1]: dict(zip(header, row, strict=True)) for row in values[1:]}
+    assert list(values[2]) == header
+    assert sheet.cell(row=3, column=1).font.bold
+    by_name = {row[1]: dict(zip(header, row, strict=True)) for row in values[3:]}
     xl = by_name["Ni Kadek Ayu Wulandari, S.Pd. — Ñusantara"]
     assert isinstance(xl["Total"], int | float) and xl["Total"] == 22  # a number, not text
     assert isinstance(xl["T.UJ.01 level"], int) and xl["T.UJ.01 level"] == 5

@@ -68,7 +68,8 @@ def take_all(app: Flask, first, second) -> None:  # type: ignore[no-untyped-def]
 
 
 def download(client, path: str) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    response = client.get(path, buffered=True)
+    """The file in the English CSV style ("," and "."; tests/test_downloads.py has the other)."""
+    response = client.get(path + ("&" if "?" in path else "?") + "csv=en", buffered=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.mimetype == "text/csv"
     raw = response.get_data()
@@ -205,7 +206,7 @@ def test_session_filter(app: Flask, world):  # type: ignore[no-untyped-def]
             select(AuditEntry).where(AuditEntry.action == "download.analysis.items.csv")
         ).one()
         assert entry.target == "analisis-butir-BAT-UJI-sesi-S-01"
-        assert entry.details == {"battery": "BAT-UJI", "session": "S-01"}
+        assert entry.details == {"battery": "BAT-UJI", "session": "S-01", "csv": "en"}
     assert client.get("/assessor/batteries/BAT-UJI/analysis?session=abc").status_code == 404
     assert client.get("/assessor/batteries/BAT-UJI/analysis?session=99999").status_code == 404
     assert client.get("/assessor/batteries/BAT-UJI/analysis?session=").status_code == 200

@@ -52,7 +52,7 @@ def test_profile_shows_gaps_jpm_strengths_and_validity_warning(app: Flask, taken
     assert _row(html, "T.UJ.01")[1:4] == ["3", "5", "+2"]
     assert _row(html, "T.UJ.02")[1:4] == ["2", "5", "+3"]
     # JPM = (5 + 5) / (3 + 2) × 100, capped at 100
-    assert re.search(r'data-testid="jpm">.*?100\.00 %', html, re.S)
+    assert re.search(r'data-testid="jpm">.*?100,00 %', html, re.S)
     assert 'data-testid="jpm-category">Optimal<' in html
     assert 'data-testid="strengths"' in html and 'data-testid="areas"' not in html
     # the lie scale at 100 % of its maximum is over the battery's 80 %
@@ -71,7 +71,7 @@ def test_areas_to_develop_come_with_suggested_activities(app: Flask, taken, asse
     # → level 3 (gap +1). JPM = (1 + 3) / (3 + 2) = 80 % → "Cukup Optimal" (78 ≤ JPM < 90).
     assert _row(html, "T.UJ.01")[1:4] == ["3", "1", "-2"]
     assert _row(html, "T.UJ.02")[1:4] == ["2", "3", "+1"]
-    assert re.search(r'data-testid="jpm">.*?80\.00 %', html, re.S)
+    assert re.search(r'data-testid="jpm">.*?80,00 %', html, re.S)
     assert 'data-testid="jpm-category">Cukup Optimal<' in html
     development = re.search(r'data-testid="development">(.*?)</table>', html, re.S)
     assert development and "T.UJ.01" in development.group(1)
@@ -95,9 +95,9 @@ def test_self_supervisor_and_performance_sit_beside_the_test(app: Flask, taken, 
     ]
     assert upload(assessor, "performance", "skp.csv", csv_bytes(skp)).status_code == 302
     html = assessor.get(f"/assessor/people/{best}/profile").get_data(as_text=True)
-    assert _row(html, "T.UJ.01")[4:6] == ["4.0", "2.5"]
+    assert _row(html, "T.UJ.01")[4:6] == ["4,0", "2,5"]
     targets = re.search(r'data-testid="targets">(.*?)</table>', html, re.S)
-    assert targets and "Laporan supervisi" in targets.group(1) and "75.0 %" in targets.group(1)
+    assert targets and "Laporan supervisi" in targets.group(1) and "75,0 %" in targets.group(1)
     assert "Sangat Baik" in html
 
 

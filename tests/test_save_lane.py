@@ -50,7 +50,8 @@ def test_a_common_save_is_answered_by_the_lane_like_the_route(app: Flask, lab) -
     "spoil, status",
     [
         ("csrf", 400),  # a forged or missing CSRF header
-        ("cookie", 400),  # a tampered session cookie: no CSRF token in it either
+        # A tampered session cookie: no login (and no CSRF token) in it: 401, not a CSRF 400.
+        ("cookie", 401),
     ],
 )
 def test_what_the_lane_cannot_vouch_for_goes_to_the_route(

@@ -1,7 +1,8 @@
 """The item analysis as tables for download: items, options, reliability, standard scores.
 
 Headers and words are fixed Indonesian (not the UI language), so a file's columns are the same
-whoever downloads it; numbers stay numbers (``downloads.csv_stream`` writes them with ".").
+whoever downloads it; numbers stay numbers (``downloads.csv_stream`` writes them with the
+decimal mark of the file's CSV style).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class Table:
     filename: str
     header: list[str]
     rows: Iterator[list[Any]]
+    #: per column, for the XLSX (``downloads.xlsx_file``): text, int, number, decimal3, share
+    kinds: list[str]
+    #: what the table is, for the title of the XLSX sheet
+    name: str = ""
 
 
 def _yes(value: bool | None) -> str:
@@ -73,7 +78,9 @@ def items_table(report: ItemAnalysisReport) -> Table:
         ]
         for i in report.items
     )
-    return Table(report.filename("analisis-butir"), header, rows)
+    kinds = ["text"] * 4 + ["int", "number", "number"] + ["decimal3"] * 3
+    kinds += ["text", "share", "text"]
+    return Table(report.filename("analisis-butir"), header, rows, kinds, "Analisis butir")
 
 
 def options_table(report: ItemAnalysisReport) -> Table:
@@ -104,7 +111,8 @@ def options_table(report: ItemAnalysisReport) -> Table:
         for i in report.items
         for o in i.options
     )
-    return Table(report.filename("analisis-opsi"), header, rows)
+    kinds = ["text"] * 3 + ["int"] + ["share"] * 3 + ["decimal3", "text"]
+    return Table(report.filename("analisis-opsi"), header, rows, kinds, "Analisis opsi")
 
 
 def reliability_table(report: ItemAnalysisReport) -> Table:
@@ -140,7 +148,9 @@ def reliability_table(report: ItemAnalysisReport) -> Table:
         ]
         for r in report.reliabilities
     )
-    return Table(report.filename("reliabilitas"), header, rows)
+    kinds = ["text"] * 4 + ["int", "number", "int", "text", "number", "number", "decimal3"]
+    kinds += ["number"]
+    return Table(report.filename("reliabilitas"), header, rows, kinds, "Reliabilitas")
 
 
 def _score(line: ScoreLine) -> list[Any]:
@@ -149,14 +159,15 @@ def _score(line: ScoreLine) -> list[Any]:
 
 def standard_scores_table(report: ItemAnalysisReport) -> Table:
     """One row per participant: total and each section as score, z, T, percentile rank, stanine."""
-    header = ["NIP", "Nama"]
+    header, kinds = ["NIP", "Nama"], ["text", "text"]
     for name in ["Total", *report.section_codes]:
         header += [name, f"{name} z", f"{name} T", f"{name} PR", f"{name} stanin"]
+        kinds += ["number", "number", "number", "number", "int"]
     rows = (
         [p.nip, p.name, *_score(p.total), *(v for s in p.sections for v in _score(s))]
         for p in report.people
     )
-    return Table(report.filename("skor-standar"), header, rows)
+    return Table(report.filename("skor-standar"), header, rows, kinds, "Skor standar")
 
 
 TABLES = {

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 
+from cbt_server.clock import now
+from cbt_server.localtime import to_local
 from cbt_server.models import (
     Attempt,
     AttemptScore,
@@ -26,12 +28,14 @@ from cbt_server.models import (
 from cbt_server.proctoring.reports import STATUS_LABELS
 
 CHUNK = 500
+#: how dates are written in a sheet's subtitle (day-month-year, the lab's zone)
+DATE = "%d-%m-%Y"
 
 
 @dataclass(frozen=True)
 class Column:
     label: str
-    #: text | number | int
+    #: text | number | int | percent (0–100)
     kind: str = "text"
 
 
@@ -41,6 +45,10 @@ class ScoreSheet:
     filename: str
     columns: list[Column]
     rows: Iterator[list[Any]]
+    #: battery, date and room, and when it was made: the line under the title in a file
+    subtitle: str = ""
+    #: columns that stay in view when scrolling sideways (NIP, Nama)
+    key_columns: int = 2
 
 
 def _enrolments(scope: Select) -> Select:
@@ -56,11 +64,17 @@ def _enrolments(scope: Select) -> Select:
 def session_sheet(session: ExamSession) -> ScoreSheet:
     scope = _enrolments(select(Enrolment.id)).where(Enrolment.session_id == session.id)
     battery = db.session.get(BatteryVersion, session.battery_version_id)
+    starts, ends = to_local(session.starts_at), to_local(session.ends_at)
+    subtitle = (
+        f"Baterai {battery.code} — {battery.title} · Tanggal {starts:{DATE} %H:%M}–{ends:%H:%M}"
+        f" · Ruang {session.room} · {made_at()}"
+    )
     return _sheet(
         f"Lembar skor sesi {session.code} — {session.name}",
         f"skor-sesi-{session.code}",
         scope.order_by(User.full_name, Enrolment.id),
         [battery.definition],
+        subtitle,
     )
 
 
@@ -80,7 +94,30 @@ def battery_sheet(battery_code: str) -> ScoreSheet:
         f"skor-baterai-{battery_code}",
         scope.order_by(ExamSession.code, User.full_name, Enrolment.id),
         [v.definition for v in versions],
+        _battery_subtitle([v.id for v in versions]),
     )
+
+
+def made_at() -> str:
+    """When a file is made, for its subtitle: "dibuat 23-11-2026 10:05" (the lab's zone)."""
+    return f"dibuat {to_local(now()):{DATE} %H:%M}"
+
+
+def _battery_subtitle(version_ids: list[int]) -> str:
+    """The sessions' count and date range, e.g. "3 sesi, 23-11-2026 s.d. 25-11-2026"."""
+    first, last, count = db.session.execute(
+        select(
+            func.min(ExamSession.starts_at),
+            func.max(ExamSession.starts_at),
+            func.count(ExamSession.id),
+        ).where(ExamSession.battery_version_id.in_(version_ids))
+    ).one()
+    if not count:
+        return f"Belum ada sesi · {made_at()}"
+    days = f"{to_local(first):{DATE}}"
+    if to_local(last).date() != to_local(first).date():
+        days += f" s.d. {to_local(last):{DATE}}"
+    return f"{count} sesi, {days} · {made_at()}"
 
 
 def _score_keys(scope: Select) -> list[tuple[str, str]]:
@@ -94,7 +131,9 @@ def _score_keys(scope: Select) -> list[tuple[str, str]]:
     )
 
 
-def _sheet(title: str, filename: str, scope: Select, definitions: list[dict]) -> ScoreSheet:
+def _sheet(
+    title: str, filename: str, scope: Select, definitions: list[dict], subtitle: str
+) -> ScoreSheet:
     sections: list[str] = []
     for definition in definitions:
         for section in definition["sections"]:
@@ -109,15 +148,15 @@ def _sheet(title: str, filename: str, scope: Select, definitions: list[dict]) ->
     ]
     columns += [Column(f"Bagian {code}", "number") for code in sections]
     for code in competencies:
-        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "number")]
+        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "percent")]
         columns.append(Column(f"{code} level", "int"))
     for code in scales:
-        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "number")]
+        columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "percent")]
         columns.append(Column(f"{code} tanda"))
     columns += [
         Column("Total", "number"),
         Column("Total maks", "number"),
-        Column("Total %", "number"),
+        Column("Total %", "percent"),
     ]
 
     def rows() -> Iterator[list[Any]]:
@@ -130,7 +169,7 @@ def _sheet(title: str, filename: str, scope: Select, definitions: list[dict]) ->
         if chunk:
             yield from _rows(chunk, sections, competencies, scales)
 
-    return ScoreSheet(title, filename, columns, rows())
+    return ScoreSheet(title, filename, columns, rows(), subtitle)
 
 
 def _rows(

@@ -7,6 +7,7 @@ import time
 from flask import Flask, g
 
 from cbt_server.localtime import register_filters
+from cbt_server.web.numbers import register_number_filters
 
 #: Headers of every response (the save lane, cbt_server/web/api/save_lane.py, sends them too).
 SECURITY_HEADERS = {
@@ -41,6 +42,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     errors.register(app)
     register_filters(app)
+    register_number_filters(app)
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]

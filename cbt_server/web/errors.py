@@ -36,7 +36,7 @@ def _wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
-        return _render(400, "csrf", error.description)
+        return csrf_refused()
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
@@ -52,6 +52,33 @@ def register(app: Flask) -> None:
 
     for kind in RETRYABLE_DATABASE_ERRORS:
         app.register_error_handler(kind, database_unavailable)
+
+
+def csrf_refused():  # type: ignore[no-untyped-def]
+    """A request without a valid CSRF token, answered for the person who sent it.
+
+    Without a live login (most often a login a proctor's reset ended: its cookie session was
+    emptied, CSRF token and all) the CSRF token is not the problem: the API answers 401
+    ``not_logged_in`` / ``login_ended`` like any request without a login, and a page sends the
+    browser to the login page with the reason. With a live login (a stale page's token) the API
+    answers 400 ``csrf``, on which the exam page fetches a fresh token.
+    """
+    from flask import flash, redirect, url_for
+    from flask_login import current_user
+
+    from cbt_server.web.ended_login import not_logged_in_code
+    from cbt_server.web.messages import delivery_message
+
+    if not current_user.is_authenticated:
+        code = not_logged_in_code()
+        if _wants_json():
+            return jsonify(error=code, message=delivery_message(code)), 401
+        if code == "login_ended":
+            flash(delivery_message(code), "error")
+            return redirect(url_for("auth.login"))
+    return _render(
+        400, "csrf", _("Halaman ini sudah kedaluwarsa. Muat ulang halaman, lalu coba lagi.")
+    )
 
 
 def database_unavailable(error: Exception):  # type: ignore[no-untyped-def]

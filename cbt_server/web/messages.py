@@ -23,6 +23,11 @@ DELIVERY_MESSAGES = {
     "section_closed": _l("Bagian ini sudah ditutup; jawabannya tidak dapat diubah lagi."),
     "bad_request": _l("Permintaan tidak valid."),
     "not_logged_in": _l("Sesi login Anda berakhir. Silakan masuk kembali."),
+    "login_ended": _l(
+        "Login Anda di komputer ini diakhiri oleh pengawas: ujian Anda dipindahkan ke komputer "
+        "lain. Jawaban yang sudah tersimpan tidak hilang. Jika Anda tidak diminta pindah "
+        "komputer, hubungi pengawas."
+    ),
     "too_many_requests": _l("Terlalu banyak permintaan. Coba lagi sebentar lagi."),
     "late_answers_full": _l(
         "Server tidak menerima jawaban terlambat lagi untuk ujian ini. Simpan berkas "

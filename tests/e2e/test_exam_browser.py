@@ -161,8 +161,8 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
     page.get_by_test_id("btn-review").click()
     page.get_by_test_id("btn-submit").click()
     page.get_by_test_id("btn-confirm-submit").click()
-    expect(page.get_by_test_id("score")).to_contain_text("19.50")
-    expect(page.get_by_test_id("score")).to_contain_text("24.00")
+    expect(page.get_by_test_id("score")).to_contain_text("19,50")  # Indonesian decimals
+    expect(page.get_by_test_id("score")).to_contain_text("24,00")
     context.close()
 
     with app.app_context():

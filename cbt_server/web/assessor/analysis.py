@@ -1,4 +1,5 @@
-"""Item analysis: a battery's (or one session's) page and its four CSV downloads, each audited.
+"""Item analysis: a battery's (or one session's) page and its four tables as CSV and XLSX
+downloads (docs/downloads.md), each audited.
 
 ``?session=<id>`` narrows any of them to one session of the battery; the session entry point
 on the desk redirects to the battery's page with that filter.
@@ -12,11 +13,12 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
 
-from cbt_server.assessment.downloads import csv_stream
+from cbt_server.assessment.downloads import csv_stream, xlsx_file
 from cbt_server.assessment.item_analysis import (
     CUTS,
     ItemAnalysisReport,
@@ -24,7 +26,9 @@ from cbt_server.assessment.item_analysis import (
     session_battery_code,
 )
 from cbt_server.assessment.item_analysis_tables import TABLES
-from cbt_server.web.assessor import audited, bp
+from cbt_server.assessment.scoresheet import made_at
+from cbt_server.web.assessor import XLSX, audited, bp
+from cbt_server.web.assessor.scores import download_style
 
 
 def _report(code: str) -> ItemAnalysisReport:
@@ -53,22 +57,67 @@ def session_analysis(session_id: int):  # type: ignore[no-untyped-def]
 def _send(code: str, kind: str) -> Response:
     report = _report(code)
     table = TABLES[kind](report)
+    style = download_style()
     audited(
         f"download.analysis.{kind}.csv",
         table.filename,
         battery=code,
         session=report.session.code if report.session else None,
+        csv=style.code,
     )
     return Response(
-        stream_with_context(csv_stream(table.header, table.rows)),
+        stream_with_context(csv_stream(table.header, table.rows, style)),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{table.filename}.csv"'},
+    )
+
+
+def _send_xlsx(code: str, kind: str) -> Response:
+    report = _report(code)
+    table = TABLES[kind](report)
+    audited(
+        f"download.analysis.{kind}.xlsx",
+        table.filename,
+        battery=code,
+        session=report.session.code if report.session else None,
+    )
+    scope = f" — sesi {report.session.code}" if report.session else ""
+    data = xlsx_file(
+        f"{table.name}: {report.title} ({report.battery_code}){scope}",
+        table.header,
+        table.kinds,
+        table.rows,
+        subtitle=f"{report.n_people} percobaan selesai · {made_at()}",
+        frozen_columns=1,
+    )
+    return send_file(
+        data, mimetype=XLSX, as_attachment=True, download_name=f"{table.filename}.xlsx"
     )
 
 
 @bp.get("/batteries/<code>/analysis.csv")
 def battery_analysis_csv(code: str):  # type: ignore[no-untyped-def]
     return _send(code, "items")
+
+
+@bp.get("/batteries/<code>/analysis.xlsx")
+def battery_analysis_xlsx(code: str):  # type: ignore[no-untyped-def]
+    return _send_xlsx(code, "items")
+
+
+@bp.get("/batteries/<code>/analysis-options.xlsx")
+def battery_analysis_options_xlsx(code: str):  # type: ignore[no-untyped-def]
+    return _send_xlsx(code, "options")
+
+
+@bp.get("/batteries/<code>/reliability.xlsx")
+def battery_reliability_xlsx(code: str):  # type: ignore[no-untyped-def]
+    return _send_xlsx(code, "reliability")
+
+
+@bp.get("/batteries/<code>/standard-scores.xlsx")
+def battery_standard_scores_xlsx(code: str):  # type: ignore[no-untyped-def]
+    return _send_xlsx(code, "standard_scores")
 
 
 @bp.get("/batteries/<code>/analysis-options.csv")

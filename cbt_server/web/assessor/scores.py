@@ -1,10 +1,23 @@
-"""Score sheets: per session and per battery, as a page, CSV (UTF-8 with BOM) and XLSX."""
+"""Score sheets: per session and per battery, as a page, CSV (UTF-8 with BOM) and XLSX.
+
+The CSV's separator and decimal mark follow the interface language, or ``?csv=id`` / ``?csv=en``
+(docs/downloads.md).
+"""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, send_file, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale
 
-from cbt_server.assessment.downloads import csv_stream, xlsx_file
+from cbt_server.assessment.downloads import CsvStyle, csv_stream, csv_style, xlsx_file
 from cbt_server.assessment.scoresheet import ScoreSheet, battery_sheet, session_sheet
 from cbt_server.web.assessor import XLSX, audited, bp, exam_session
 
@@ -19,21 +32,32 @@ def _battery_sheet(code: str) -> ScoreSheet:
 @bp.get("/sessions/<int:session_id>/scores")
 def session_scores(session_id: int):  # type: ignore[no-untyped-def]
     sheet = session_sheet(exam_session(session_id))
-    links = {
-        "csv": url_for("assessor.session_scores_csv", session_id=session_id),
-        "xlsx": url_for("assessor.session_scores_xlsx", session_id=session_id),
-    }
+    links = _links("assessor.session_scores", session_id=session_id)
     return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
 
 
 @bp.get("/batteries/<code>/scores")
 def battery_scores(code: str):  # type: ignore[no-untyped-def]
     sheet = _battery_sheet(code)
-    links = {
-        "csv": url_for("assessor.battery_scores_csv", code=code),
-        "xlsx": url_for("assessor.battery_scores_xlsx", code=code),
-    }
+    links = _links("assessor.battery_scores", code=code)
     return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
+
+
+def download_style() -> CsvStyle:
+    """The CSV style asked for (``?csv=``), else the interface language's."""
+    return csv_style(request.args.get("csv"), str(get_locale()))
+
+
+def _links(endpoint: str, **args: object) -> dict[str, str]:
+    """The page's download links: XLSX, the CSV for this language, and the other CSV style."""
+    style = download_style()
+    other = "en" if style.code == "id" else "id"
+    return {
+        "csv": url_for(f"{endpoint}_csv", **args, csv=style.code),
+        "csv_other": url_for(f"{endpoint}_csv", **args, csv=other),
+        "csv_other_code": other,
+        "xlsx": url_for(f"{endpoint}_xlsx", **args),
+    }
 
 
 @bp.get("/sessions/<int:session_id>/scores.csv")
@@ -57,8 +81,9 @@ def battery_scores_xlsx(code: str):  # type: ignore[no-untyped-def]
 
 
 def _send_csv(sheet: ScoreSheet) -> Response:
-    audited("download.scores.csv", sheet.filename)
-    body = csv_stream([c.label for c in sheet.columns], sheet.rows)
+    style = download_style()
+    audited("download.scores.csv", sheet.filename, csv=style.code)
+    body = csv_stream([c.label for c in sheet.columns], sheet.rows, style)
     return Response(
         stream_with_context(body),
         mimetype="text/csv; charset=utf-8",
@@ -69,7 +94,12 @@ def _send_csv(sheet: ScoreSheet) -> Response:
 def _send_xlsx(sheet: ScoreSheet) -> Response:
     audited("download.scores.xlsx", sheet.filename)
     data = xlsx_file(
-        sheet.title, [c.label for c in sheet.columns], [c.kind for c in sheet.columns], sheet.rows
+        sheet.title,
+        [c.label for c in sheet.columns],
+        [c.kind for c in sheet.columns],
+        sheet.rows,
+        subtitle=sheet.subtitle,
+        frozen_columns=sheet.key_columns,
     )
     return send_file(
         data, mimetype=XLSX, as_attachment=True, download_name=f"{sheet.filename}.xlsx"
