@@ -141,20 +141,24 @@ def new_session():  # type: ignore[no-untyped-def]
     return render_template("proctor/new_session.html", form=form)
 
 
-@bp.get("/sessions/<int:session_id>")
-def session_page(session_id: int):  # type: ignore[no-untyped-def]
-    session = _session(session_id)
+def _render_session_page(session, *, roster_form=None, problems=(), notices=()):  # type: ignore[no-untyped-def]
+    """The session page, also after a roster import that needs showing its problems or notices."""
     return render_template(
         "proctor/session.html",
         session=session,
-        roster_form=RosterForm(),
+        roster_form=roster_form or RosterForm(),
         rescue_form=RescueForm(),
         form=ActionForm(),
         attendance=reports.attendance(session),
-        problems=[],
-        notices=[],
+        problems=list(problems),
+        notices=list(notices),
         card_lines=sessions.card_lines(session),
     )
+
+
+@bp.get("/sessions/<int:session_id>")
+def session_page(session_id: int):  # type: ignore[no-untyped-def]
+    return _render_session_page(_session(session_id))
 
 
 @bp.post("/sessions/<int:session_id>/rescue")
@@ -195,32 +199,12 @@ def roster(session_id: int):  # type: ignore[no-untyped-def]
     )
     if problems:
         flash(_("Daftar peserta ditolak: tidak ada yang diimpor. Perbaiki baris berikut."), "error")
-        return render_template(
-            "proctor/session.html",
-            session=session,
-            roster_form=form,
-            rescue_form=RescueForm(),
-            form=ActionForm(),
-            attendance=reports.attendance(session),
-            problems=problems,
-            notices=[],
-            card_lines=sessions.card_lines(session),
-        ), 422
+        return _render_session_page(session, roster_form=form, problems=problems), 422
     flash(_("%(n)s peserta ditambahkan.", n=added), "ok")
     if notices:
         # The roster differs from people already known: shown once, nothing was changed.
         flash(_("Data orang yang sudah terdaftar tidak diubah; lihat catatan di bawah."), "error")
-        return render_template(
-            "proctor/session.html",
-            session=session,
-            roster_form=RosterForm(),
-            rescue_form=RescueForm(),
-            form=ActionForm(),
-            attendance=reports.attendance(session),
-            problems=[],
-            notices=notices,
-            card_lines=sessions.card_lines(session),
-        )
+        return _render_session_page(session, notices=notices)
     return redirect(url_for("proctor.session_page", session_id=session.id))
 
 
