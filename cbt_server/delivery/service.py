@@ -89,12 +89,26 @@ def current_enrolment(
     else the earliest session open now that they have not finished, else the earliest open
     now, else the next one, else the last one.
     """
-    entries = _entries(user_id)
+    return _pick(_entries(user_id), at or now(), enrolment_id)
+
+
+def entry_and_choices(user_id: int, enrolment_id: int | None) -> tuple[Entry, list[Entry]]:
+    """The entry page's enrolment (:func:`current_enrolment`) and, for a login not tied to an
+    enrolment, the sessions its token may choose among (:func:`open_entries`): one read."""
+    entries, at = _entries(user_id), now()
+    choices = [] if enrolment_id is not None else [e for e in entries if _enterable(e, at)]
+    return _pick(entries, at, enrolment_id), choices
+
+
+def _enterable(entry: Entry, at: datetime) -> bool:
+    return _open(entry, at) and (entry.attempt is None or entry.attempt.state not in FINISHED)
+
+
+def _pick(entries: list[Entry], at: datetime, enrolment_id: int | None) -> Entry:
     if enrolment_id is not None:
         entries = [e for e in entries if e.enrolment.id == enrolment_id]  # type: ignore[union-attr]
     if not entries:
         return Entry(None, None, None, None)
-    at = at or now()
     running = [e for e in entries if e.attempt is not None and e.attempt.state in RUNNING]
     open_now = [e for e in entries if _open(e, at)]
     unfinished = [e for e in open_now if e.attempt is None or e.attempt.state not in FINISHED]
@@ -106,11 +120,7 @@ def open_entries(user_id: int, at: datetime | None = None) -> list[Entry]:
     """The person's sessions open now that they have not finished, earliest first: the ones a
     login not tied to an enrolment may enter, by that session's token."""
     at = at or now()
-    return [
-        e
-        for e in _entries(user_id)
-        if _open(e, at) and (e.attempt is None or e.attempt.state not in FINISHED)
-    ]
+    return [e for e in _entries(user_id) if _enterable(e, at)]
 
 
 def check_token(user_id: int, given: str, enrolment_id: int | None = None) -> Entry:

@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length
 
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
-from cbt_server.delivery.lifecycle import FINISHED, AttemptState
+from cbt_server.delivery.lifecycle import FINISHED, RUNNING
 from cbt_server.delivery.summary import entry_summary, finish_summary
 from cbt_server.web.auth import DEVICE_COOKIE, LOGIN_SESSION_KEY, login_enrolment_id
 from cbt_server.web.guards import require_roles
@@ -71,11 +71,8 @@ def _current():  # type: ignore[no-untyped-def]
 
 @bp.route("/", methods=["GET", "POST"])
 def entry():  # type: ignore[no-untyped-def]
-    entry = _current()
-    if entry.attempt is not None and entry.attempt.state in (
-        AttemptState.IN_PROGRESS,
-        AttemptState.PAUSED,
-    ):
+    entry, choices = delivery.entry_and_choices(current_user.id, login_enrolment_id())
+    if entry.attempt is not None and entry.attempt.state in RUNNING:
         # Resume: no token again, but (re)bind the attempt to this PC, e.g. after a reset.
         return _bind_and_take(entry.enrolment.id)
     if entry.attempt is not None and entry.attempt.state in FINISHED:
@@ -96,7 +93,6 @@ def entry():  # type: ignore[no-untyped-def]
             session[TOKEN_OK] = accepted.enrolment.id  # type: ignore[union-attr]
             return redirect(url_for("exam.confirm"))
     # A login not tied to a session, with several open: the token chooses (listed for them).
-    choices = [] if login_enrolment_id() is not None else delivery.open_entries(current_user.id)
     response = make_response(
         render_template(
             "exam/entry.html",
