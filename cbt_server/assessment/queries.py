@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from cbt_server.delivery.grading import key_overrides
+from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -67,7 +68,7 @@ def desk() -> Desk:
     finished = dict(
         db.session.execute(
             select(Attempt.session_id, func.count())
-            .where(Attempt.state.in_(("submitted", "expired")))
+            .where(Attempt.state.in_(tuple(GRADED)))
             .group_by(Attempt.session_id)
         ).all()
     )
@@ -101,7 +102,7 @@ def desk() -> Desk:
         db.session.execute(
             select(BatteryVersion.code, func.count())
             .join(Attempt, Attempt.battery_version_id == BatteryVersion.id)
-            .where(Attempt.state.in_(("submitted", "expired")))
+            .where(Attempt.state.in_(tuple(GRADED)))
             .group_by(BatteryVersion.code)
         ).all()
     )

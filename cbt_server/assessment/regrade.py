@@ -17,6 +17,7 @@ from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery.grading import grade_attempt, key_overrides
+from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -32,8 +33,6 @@ from cbt_server.models import (
     User,
     db,
 )
-
-GRADED_STATES = ("submitted", "expired")
 
 
 class RegradeError(ValueError):
@@ -111,7 +110,7 @@ def _battery_attempts(battery_code: str) -> list[Attempt]:
         db.session.scalars(
             select(Attempt)
             .join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id)
-            .where(BatteryVersion.code == battery_code, Attempt.state.in_(GRADED_STATES))
+            .where(BatteryVersion.code == battery_code, Attempt.state.in_(tuple(GRADED)))
             .order_by(Attempt.id)
         )
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, or_, select
 
 from cbt_server.delivery import clockwork
+from cbt_server.delivery.lifecycle import RUNNING
 from cbt_server.delivery.presence import DISCONNECTED_AFTER
 from cbt_server.models import (
     Attempt,
@@ -130,9 +131,7 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
                 total=total,
                 flagged=flagged,
                 remaining_seconds=(
-                    round(clockwork.countdown(r).remaining(at), 1)
-                    if r.state in ("in_progress", "paused")
-                    else None
+                    round(clockwork.countdown(r).remaining(at), 1) if r.state in RUNNING else None
                 ),
                 last_seen_seconds=round(age, 1) if age is not None else None,
                 connected=age is not None and age <= DISCONNECTED_AFTER.total_seconds(),
@@ -149,7 +148,7 @@ def presence(session: ExamSession, at: datetime) -> list[tuple[int, float]]:
     rows = db.session.execute(
         select(Attempt.enrolment_id, Attempt.last_seen_at).where(
             Attempt.session_id == session.id,
-            Attempt.state.in_(("in_progress", "paused")),
+            Attempt.state.in_(tuple(RUNNING)),
             Attempt.last_seen_at.is_not(None),
         )
     )

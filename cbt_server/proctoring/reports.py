@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from cbt_server.delivery.lifecycle import GRADED, RUNNING
 from cbt_server.localtime import to_local, zone
 from cbt_server.models import (
     Attempt,
@@ -150,9 +151,9 @@ def session_report(session: ExamSession) -> SessionReport:
         registered=len(rows),
         present=sum(r.present for r in rows),
         absent=sum(not r.present for r in rows),
-        finished=sum(r.status in ("submitted", "expired") for r in rows),
+        finished=sum(r.status in GRADED for r in rows),
         voided=sum(r.status == "voided" for r in rows),
-        still_running=sum(r.status in ("in_progress", "paused") for r in rows),
+        still_running=sum(r.status in RUNNING for r in rows),
         attendance=rows,
     )
     report.irregularities = _irregularities(session)
