@@ -18,14 +18,20 @@ from cbt_server.models.attempts import (
     LoginSession,
     Response,
 )
-from cbt_server.models.audit import AuditEntry
+from cbt_server.models.audit import AuditEntry, ChainHead, ScoreSeal
 from cbt_server.models.banks import BankVersion, Item, ItemKey, MediaFile
 from cbt_server.models.base import db
 from cbt_server.models.batteries import BatteryVersion
 from cbt_server.models.competencies import Competency, JobFamily, Position, PositionRequirement
 from cbt_server.models.operations import RateCounter, ServerClock
 from cbt_server.models.people import ROLES, User
-from cbt_server.models.sessions import Enrolment, ExamSession, SessionNote, SessionProctor
+from cbt_server.models.sessions import (
+    Enrolment,
+    ExamSession,
+    LabSeat,
+    SessionNote,
+    SessionProctor,
+)
 
 __all__ = [
     "ROLES",
@@ -42,6 +48,9 @@ __all__ = [
     "Regrade",
     "Response",
     "AuditEntry",
+    "ChainHead",
+    "LabSeat",
+    "ScoreSeal",
     "BankVersion",
     "BatteryVersion",
     "Competency",

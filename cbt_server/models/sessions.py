@@ -32,6 +32,15 @@ class ExamSession(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The lab boundary (each off by default; cbt_server/delivery/boundary.py enforces it).
+    #: address ranges (CIDR), one per line, from which this session's exam may be taken
+    allowed_networks: Mapped[str | None] = mapped_column(Text)
+    #: a participant may only take the exam on the PC registered for their seat
+    bind_seats: Mapped[bool] = mapped_column(default=False)
+    #: requests must come from Safe Exam Browser with one of ``seb_keys``
+    seb_required: Mapped[bool] = mapped_column(default=False)
+    #: accepted SEB Config Keys / Browser Exam Keys (64 hex digits), one per line
+    seb_keys: Mapped[str | None] = mapped_column(Text)
 
     enrolments: Mapped[list[Enrolment]] = relationship(
         back_populates="session", order_by="Enrolment.seat"
@@ -93,3 +102,19 @@ class SessionProctor(db.Model):
         ForeignKey("exam_sessions.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class LabSeat(db.Model):
+    """A lab PC registered (once, by a proctor) as a seat of a room.
+
+    The PC keeps a random secret in a long-lived cookie; only its SHA-256 is stored."""
+
+    __tablename__ = "lab_seats"
+    __table_args__ = (UniqueConstraint("room", "seat"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room: Mapped[str] = mapped_column(String(100))
+    seat: Mapped[str] = mapped_column(String(32))
+    device_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
