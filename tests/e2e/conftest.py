@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _PG_URL, DATABASE_KINDS
+from tests.e2e.exam_pages import TIMEOUT, VIEWPORT
 from tests.live import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -141,3 +142,22 @@ def browser():  # type: ignore[no-untyped-def]
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def open_page(browser):  # type: ignore[no-untyped-def]
+    """Open pages, each in a context of its own, closed after the test: a page left open keeps
+    its exam running (heartbeats, retries against a server already gone) through the rest of
+    the run."""
+    contexts = []
+
+    def opener(**options):  # type: ignore[no-untyped-def]
+        context = browser.new_context(viewport=VIEWPORT, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()

@@ -13,8 +13,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from cbt_server.models import LateAnswer, Response, db
+from cbt_server.models import Enrolment, LateAnswer, Response, User, db
 from tests.builders import LabSession, keyed_positions, make_session
+from tests.helpers import csrf_token
+from tests.helpers import login as client_login
 
 TIMEOUT = 15_000
 VIEWPORT = {"width": 1366, "height": 768}
@@ -136,3 +138,39 @@ def late_answers(app: Flask, attempt_id: int) -> list[LateAnswer]:
         ).all()
         db.session.expunge_all()
         return list(rows)
+
+
+def proctor_act(
+    app: Flask,
+    lab: LabSession,
+    action: str,
+    username: str,
+    reason: str = "uji di peramban",
+    **fields: str,
+) -> None:
+    """A proctor's action on one participant, through the proctor's HTTP endpoint."""
+    client = app.test_client()
+    assert client_login(client, *lab.proctors[0]).status_code == 302
+    page = client.get("/proctor/").get_data(as_text=True)  # the logout form has the token
+    with app.app_context():
+        enrolment = db.session.scalar(
+            select(Enrolment.id)
+            .join(User, User.id == Enrolment.user_id)
+            .where(User.username == username)
+        )
+    response = client.post(
+        f"/proctor/sessions/{lab.id}/act/{action}",
+        data={
+            "csrf_token": csrf_token(page),
+            "reason": reason,
+            "enrolment_ids": [str(enrolment)],
+            **fields,
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def ask_server_now(page: Page) -> None:
+    """The exam page asks the server every 15 s; an "online" event makes it ask at once."""
+    page.evaluate("window.dispatchEvent(new Event('online'))")

@@ -13,36 +13,26 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from playwright.sync_api import Page, Route, expect
-from sqlalchemy import select
 
-from cbt_server.models import Enrolment, User, db
-from tests.builders import FIXTURE_BANKS, LabSession, keyed_positions
+from tests.builders import FIXTURE_BANKS, keyed_positions
 from tests.e2e.exam_pages import (
-    TIMEOUT,
     VIEWPORT,
+    ask_server_now,
     open_item,
     past_instructions,
+    proctor_act,
     seed_session,
     start_attempt,
     wait_saved,
 )
-from tests.helpers import csrf_token, login
 
 SHOTS = Path("/tmp/issue9-shots")
 SHIPPED_MEDIA = Path(__file__).resolve().parents[2] / "question_banks/banks/TEK-WP/media"
 #: the exam page asks the server every 15 s; an "online" event makes it ask at once
 HEARTBEAT_TIMEOUT = 20_000
-
-
-def _page(browser, **options: Any) -> Page:  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=VIEWPORT, **options)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    return page
 
 
 def _shot(page: Page, name: str) -> None:
@@ -54,34 +44,6 @@ def _font_px(page: Page, selector: str) -> float:
     return float(page.eval_on_selector(selector, "e => parseFloat(getComputedStyle(e).fontSize)"))
 
 
-def _proctor(app: Flask, lab: LabSession, action: str, username: str, **fields: str) -> None:
-    """A proctor's action on one participant, through the proctor's HTTP endpoint."""
-    client = app.test_client()
-    assert login(client, *lab.proctors[0]).status_code == 302
-    page = client.get("/proctor/").get_data(as_text=True)  # the logout form has the token
-    with app.app_context():
-        enrolment = db.session.scalar(
-            select(Enrolment.id)
-            .join(User, User.id == Enrolment.user_id)
-            .where(User.username == username)
-        )
-    response = client.post(
-        f"/proctor/sessions/{lab.id}/act/{action}",
-        data={
-            "csrf_token": csrf_token(page),
-            "reason": "uji kenyamanan",
-            "enrolment_ids": [str(enrolment)],
-            **fields,
-        },
-        headers={"Accept": "application/json"},
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-
-
-def _ask_server_now(page: Page) -> None:
-    page.evaluate("window.dispatchEvent(new Event('online'))")
-
-
 def _to_section_two(page: Page) -> None:
     page.get_by_test_id("btn-finish-section").click()
     page.get_by_test_id("btn-confirm-finish-section").click()
@@ -89,10 +51,10 @@ def _to_section_two(page: Page) -> None:
     expect(page.get_by_test_id("item-stem")).to_be_visible()
 
 
-def test_text_size_is_kept_across_items_and_reloads(live_server, browser):  # type: ignore[no-untyped-def]
+def test_text_size_is_kept_across_items_and_reloads(live_server, open_page):  # type: ignore[no-untyped-def]
     app = live_server.app()
     lab = seed_session(app, participants=1)
-    page = _page(browser)
+    page = open_page()
     start_attempt(page, live_server.url, lab)
     normal = _font_px(page, "#item-stem")
     page.get_by_test_id("btn-text-larger").click()
@@ -111,10 +73,10 @@ def test_text_size_is_kept_across_items_and_reloads(live_server, browser):  # ty
     _shot(page, "text-size-larger-1366x768.png")
 
 
-def test_flag_and_likert_middle_answer_do_not_share_a_word(live_server, browser):  # type: ignore[no-untyped-def]
+def test_flag_and_likert_middle_answer_do_not_share_a_word(live_server, open_page):  # type: ignore[no-untyped-def]
     app = live_server.app()
     lab = seed_session(app, participants=1)
-    page = _page(browser)
+    page = open_page()
     attempt_id = start_attempt(page, live_server.url, lab)
     likert = next(t["position"] for t in keyed_positions(app, attempt_id) if t["type"] == "likert")
     _to_section_two(page)
@@ -213,11 +175,11 @@ def _above_the_buttons(page: Page, test_id: str) -> bool:
     )
 
 
-def test_five_options_and_an_image_fit_a_lab_screen(live_server, browser, tmp_path):  # type: ignore[no-untyped-def]
+def test_five_options_and_an_image_fit_a_lab_screen(live_server, open_page, tmp_path):  # type: ignore[no-untyped-def]
     app = live_server.app()
     _image_battery(app, tmp_path)
     lab = seed_session(app, battery_code="BAT-GAMBAR", participants=1)
-    page = _page(browser)
+    page = open_page()
     attempt_id = start_attempt(page, live_server.url, lab)
     longest = next(t["position"] for t in keyed_positions(app, attempt_id) if t["code"] == "G-1")
     open_item(page, longest)
@@ -242,24 +204,24 @@ def test_five_options_and_an_image_fit_a_lab_screen(live_server, browser, tmp_pa
     expect(page.get_by_test_id(f"nav-{1 - longest}")).to_have_class(re.compile(r"\bcurrent\b"))
 
 
-def test_pause_extension_and_force_submit_are_told(live_server, browser):  # type: ignore[no-untyped-def]
+def test_pause_extension_and_force_submit_are_told(live_server, open_page):  # type: ignore[no-untyped-def]
     app = live_server.app()
     lab = seed_session(app, participants=1)
     username = lab.participants[0][0]
-    page = _page(browser)
+    page = open_page()
     start_attempt(page, live_server.url, lab)
 
-    _proctor(app, lab, "pause", username)
-    _ask_server_now(page)
+    proctor_act(app, lab, "pause", username)
+    ask_server_now(page)
     expect(page.get_by_test_id("paused-overlay")).to_be_visible(timeout=HEARTBEAT_TIMEOUT)
     expect(page.get_by_test_id("paused-overlay")).to_contain_text("Ujian dijeda oleh pengawas")
     _shot(page, "paused-1366x768.png")
-    _proctor(app, lab, "resume", username)
-    _ask_server_now(page)
+    proctor_act(app, lab, "resume", username)
+    ask_server_now(page)
     expect(page.get_by_test_id("paused-overlay")).to_be_hidden(timeout=HEARTBEAT_TIMEOUT)
 
-    _proctor(app, lab, "extend", username, minutes="7")
-    _ask_server_now(page)
+    proctor_act(app, lab, "extend", username, minutes="7")
+    ask_server_now(page)
     expect(page.get_by_test_id("notice-text")).to_have_text(
         "Waktu ditambah 7 menit oleh pengawas.", timeout=HEARTBEAT_TIMEOUT
     )
@@ -268,20 +230,20 @@ def test_pause_extension_and_force_submit_are_told(live_server, browser):  # typ
     past_instructions(page)
     expect(page.get_by_test_id("notice-banner")).to_be_hidden()
 
-    _proctor(app, lab, "force_submit", username)
-    _ask_server_now(page)
+    proctor_act(app, lab, "force_submit", username)
+    ask_server_now(page)
     expect(page.get_by_test_id("finish-reason")).to_have_text(
         re.compile("Ujian Anda dikumpulkan oleh pengawas"), timeout=HEARTBEAT_TIMEOUT
     )
     _shot(page, "force-submitted-1366x768.png")
 
 
-def test_the_old_pc_is_told_its_login_was_ended(live_server, browser):  # type: ignore[no-untyped-def]
+def test_the_old_pc_is_told_its_login_was_ended(live_server, open_page):  # type: ignore[no-untyped-def]
     app = live_server.app()
     lab = seed_session(app, participants=1)
-    page = _page(browser)
+    page = open_page()
     start_attempt(page, live_server.url, lab)
-    _proctor(app, lab, "reset_login", lab.participants[0][0])
+    proctor_act(app, lab, "reset_login", lab.participants[0][0])
     page.get_by_test_id("option-0").click()  # the next save meets the ended login
     dialog = page.get_by_test_id("error-dialog")
     expect(dialog).to_be_visible()
@@ -300,10 +262,10 @@ def test_the_old_pc_is_told_its_login_was_ended(live_server, browser):  # type: 
     assert status == 401 and body["error"] == "login_ended", body
 
 
-def test_a_failed_submit_names_the_server_not_the_network(live_server, browser):  # type: ignore[no-untyped-def]
+def test_a_failed_submit_names_the_server_not_the_network(live_server, open_page):  # type: ignore[no-untyped-def]
     app = live_server.app()
     lab = seed_session(app, participants=1)
-    page = _page(browser, service_workers="block")  # Playwright routes what the page fetches
+    page = open_page(service_workers="block")  # Playwright routes what the page fetches
     start_attempt(page, live_server.url, lab)
 
     def refuse(route: Route) -> None:
@@ -331,7 +293,7 @@ def test_a_failed_submit_names_the_server_not_the_network(live_server, browser):
         route.fulfill(status=500, content_type="text/html", body="<h1>Internal Server Error</h1>")
 
     page.route("**/api/v1/attempt/submit", broken)
-    _ask_server_now(page)  # the queued answer goes through now
+    ask_server_now(page)  # the queued answer goes through now
     wait_saved(page)
     page.get_by_test_id("btn-review").click()
     page.get_by_test_id("btn-submit").click()
