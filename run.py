@@ -46,6 +46,9 @@ def flask(python: Path, *args: str) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if bool(args.certfile) != bool(args.keyfile):
+        print("--certfile and --keyfile go together (docs/tls.md)", file=sys.stderr)
+        return 2
     python = ensure_env(".venv", "")
     print("== bringing the database to the current schema", flush=True)
     flask(python, "db", "upgrade")
@@ -54,9 +57,15 @@ def serve(args: argparse.Namespace) -> int:
     print("== demo session (new passwords on every start)", flush=True)
     flask(python, "demo")
     host, _, port = args.bind.rpartition(":")
+    tls: list[str] = []
+    env = dict(os.environ)
+    if args.certfile:
+        tls = ["--certfile", args.certfile, "--keyfile", args.keyfile]
+        env["CBT_HTTPS"] = "1"  # every cookie Secure
+    scheme = "https" if tls else "http"
     print(
-        f"\n== serving on {args.bind}: open http://127.0.0.1:{port}/ on this machine "
-        f"(lab PCs: http://<this server's address>:{port}/) and log in with an account above.\n"
+        f"\n== serving on {args.bind}: open {scheme}://127.0.0.1:{port}/ on this machine "
+        f"(lab PCs: {scheme}://<this server's name>:{port}/) and log in with an account above.\n"
         "   Stop with Ctrl+C.",
         flush=True,
     )
@@ -70,10 +79,11 @@ def serve(args: argparse.Namespace) -> int:
         str(args.workers),
         "--config",
         "gunicorn.conf.py",
+        *tls,
         "wsgi:app",
     ]
     try:
-        return subprocess.call(command, cwd=ROOT)
+        return subprocess.call(command, cwd=ROOT, env=env)
     except KeyboardInterrupt:
         return 0
 
@@ -119,6 +129,10 @@ def main() -> int:
     serve_parser = sub.add_parser("serve", help="set up and start the server with the demo")
     serve_parser.add_argument("--bind", default=os.environ.get("CBT_BIND", "0.0.0.0:8000"))
     serve_parser.add_argument("--workers", type=int, default=3)
+    serve_parser.add_argument(
+        "--certfile", help="serve HTTPS with this certificate (PEM, chain included; docs/tls.md)"
+    )
+    serve_parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     sub.add_parser("test", help="set up and run ruff and the test suite (extra args go to pytest)")
     args, rest = parser.parse_known_args()
     if args.command == "serve":

@@ -12,8 +12,9 @@ bank and battery (``bench/generated_bank.py``) and a session of two participants
    request is recorded with its wire sizes (``Request.sizes()``: request headers and body,
    response headers and body as transferred).
 2. **API only**: the minimum a kiosk client needs (docs/exam-api.md): the login, token and start
-   forms, ``GET /api/v1/attempt``, every distinct image once, one ``POST …/answers`` per answer,
-   the section finish and the submit; counted byte for byte on the socket.
+   forms, ``GET /api/v1/attempt`` (again after the section finish: a section's items come once
+   it is open), every distinct image once, one ``POST …/answers`` per answer, the section
+   finish and the submit; counted byte for byte on the socket.
 
 Both print request count and bytes split by kind: page HTML (documents and form posts, including
 redirects), static JS/CSS, API calls and media; then per endpoint, by HTTP status, what gzip
@@ -203,16 +204,26 @@ def api_attempt(url: str, username: str, password: str) -> tuple[list[Exchange],
     if status != 200:
         raise RuntimeError(f"GET /api/v1/attempt: {status}")
     attempt = json.loads(data)["attempt"]
-    for image in sorted({i["image_url"] for i in attempt["items"] if i.get("image_url")}):
-        client.request("GET", image)
-    section = 0
-    for seq, item in enumerate(attempt["items"], start=1):
-        if item["section"] != section:  # sections run one after another
-            client.api(f"/sections/{section}/finish", {}, csrf)
-            section = item["section"]
-        save = {"position": item["position"], "answer": [0], "flagged": False, "seq": seq}
-        client.api("/answers", {"saves": [save]}, csrf)
-    client.api("/heartbeat", {"position": len(attempt["items"]) - 1}, csrf)
+    seq, shown = 0, set()
+    # Sections run one after another, and a section's items come once it is open: finish it,
+    # then fetch the attempt again (docs/exam-api.md).
+    for section in attempt["sections"]:
+        if section["index"] > 0:
+            client.api(f"/sections/{section['index'] - 1}/finish", {}, csrf)
+            _, data = client.request(
+                "GET", "/api/v1/attempt", headers={"Accept": "application/json"}
+            )
+            attempt = json.loads(data)["attempt"]
+        for item in attempt["items"]:
+            if item["section"] != section["index"]:
+                continue
+            if item.get("image_url") and item["image_url"] not in shown:
+                shown.add(item["image_url"])
+                client.request("GET", item["image_url"])
+            seq += 1
+            save = {"position": item["position"], "answer": [0], "flagged": False, "seq": seq}
+            client.api("/answers", {"saves": [save]}, csrf)
+    client.api("/heartbeat", {"position": seq - 1}, csrf)
     heartbeat = client.exchanges.pop()  # not part of the minimum; kept for its size
     client.api("/submit", {}, csrf)
     return client.exchanges, heartbeat

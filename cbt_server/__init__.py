@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_save_lane(app)
     _configure_static(app)
     _configure_throttle(app)
+    _configure_https(app)
     return app
 
 
@@ -91,17 +92,25 @@ def _configure_throttle(app: Flask) -> None:
     """The per-host flood throttle in front of everything (cbt_server/limits/throttle.py)."""
     from pathlib import Path
 
+    from cbt_server.config import private_folder
     from cbt_server.limits.throttle import Throttle, ThrottleMiddleware
 
     rate = float(app.config["CBT_THROTTLE_RATE"])
     if rate <= 0:
         return
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance = private_folder(Path(app.instance_path))
     throttle = Throttle(instance / "throttle.bin", rate, float(app.config["CBT_THROTTLE_BURST"]))
     app.wsgi_app = ThrottleMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, throttle, app.config["CBT_THROTTLE_EXEMPT"]
     )
+
+
+def _configure_https(app: Flask) -> None:
+    """Secure cookies over https and the trusted reverse proxies, outermost
+    (cbt_server/web/https.py, docs/tls.md)."""
+    from cbt_server.web import https
+
+    https.install(app)
 
 
 def _configure_cli(app: Flask) -> None:

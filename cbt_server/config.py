@@ -50,6 +50,19 @@ def defaults(instance: Path) -> dict[str, Any]:
         "CBT_NINEBOX_POTENTIAL_CUTS": "60,80",
         "CBT_NINEBOX_PERFORMANCE_CUTS": "60,80",
         "CBT_LANGUAGES": ("id", "en"),
+        # How long logins live (docs/operations.md, "Logins"); a participant's login never
+        # ends while their attempt runs.
+        "CBT_STAFF_IDLE_MINUTES": 30,
+        "CBT_STAFF_MAX_HOURS": 12,
+        "CBT_PARTICIPANT_IDLE_MINUTES": 60,
+        "CBT_PARTICIPANT_MAX_HOURS": 4,
+        "CBT_PARTICIPANT_GRACE_MINUTES": 30,
+        # Served over HTTPS (docs/tls.md): every cookie Secure even when a request arrives as
+        # http. Cookies of a request that came over https are Secure in any case.
+        "CBT_HTTPS": False,
+        # Reverse proxies in front of the server whose X-Forwarded-For/-Proto are trusted; 0:
+        # none, so a PC cannot claim another address (docs/tls.md).
+        "CBT_PROXY_HOPS": 0,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the login session (exams > 1 h)
@@ -72,6 +85,9 @@ def configure_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
             app.config["SQLALCHEMY_DATABASE_URI"]
         )
+    if flag(app.config.get("CBT_HTTPS")):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance)
     return app
@@ -115,7 +131,7 @@ def instance_secret_key(instance: Path) -> str:
     Several gunicorn workers may start at once: ``O_EXCL`` makes exactly one of them write the
     key; the others read what it wrote.
     """
-    instance.mkdir(parents=True, exist_ok=True)
+    private_folder(instance)
     path = instance / "secret_key"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -132,3 +148,22 @@ def instance_secret_key(instance: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
     return key
+
+
+def private_folder(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by the server's user only (0700).
+
+    An existing folder is left as it is - an administrator may have chosen otherwise - but a
+    folder others can enter is logged (docs/operations.md, "Files and permissions")."""
+    if not path.is_dir():
+        for folder in reversed([path, *path.parents]):
+            if not folder.exists():
+                # another worker may make it meanwhile
+                folder.mkdir(mode=0o700, exist_ok=True)
+    elif path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s is readable by other users: chmod 700 it (docs/operations.md)", path
+        )
+    return path

@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 
 from flask import has_request_context
 from sqlalchemy import event
@@ -66,6 +66,24 @@ def _postgres_settings(lock_timeout_ms: int):  # type: ignore[no-untyped-def]
         dbapi_connection.autocommit = autocommit
 
     return on_connect
+
+
+def _private_database(database: str):  # type: ignore[no-untyped-def]
+    """Create the SQLite file 0600 (its folder 0700) before SQLite would create it 0644: SQLite
+    gives its -wal and -shm files the database file's mode, so they are private too."""
+
+    def before_connect(_dialect, _record, _cargs, _cparams):  # type: ignore[no-untyped-def]
+        if os.path.exists(database):
+            return
+        from pathlib import Path
+
+        from cbt_server.config import private_folder
+
+        private_folder(Path(database).resolve().parent)
+        with suppress(FileExistsError):  # another worker was first
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+    return before_connect
 
 
 def _on_begin(connection):  # type: ignore[no-untyped-def]
@@ -142,6 +160,7 @@ def configure_engine(engine: Engine, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> 
         database = engine.url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             _queues[engine] = WriterQueue(database, lock_timeout_ms)
+            event.listen(engine, "do_connect", _private_database(database))
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_settings(lock_timeout_ms))
 

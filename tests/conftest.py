@@ -61,6 +61,13 @@ def _app_config(database_url: str, instance: Path, clock: ManualClock) -> dict[s
         "CBT_STRICT_WRITES": True,
         # Staff accounts: scrypt costs ~80 ms each, and the suite makes hundreds of them.
         "CBT_STAFF_PASSWORD_METHOD": "pbkdf2:sha256:1000",
+        # Logins that outlive the tests moving the clock by hours (a proctor watching a
+        # session's tokens rotate); tests/test_login_lifetime.py puts the shipped limits back.
+        "CBT_STAFF_IDLE_MINUTES": 60 * 24 * 365,
+        "CBT_STAFF_MAX_HOURS": 24 * 365,
+        "CBT_PARTICIPANT_IDLE_MINUTES": 60 * 24 * 365,
+        "CBT_PARTICIPANT_MAX_HOURS": 24 * 365,
+        "CBT_PARTICIPANT_GRACE_MINUTES": 60 * 24 * 365,
         "TESTING": True,
     }
 

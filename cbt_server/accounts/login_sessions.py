@@ -1,24 +1,28 @@
 """Server-side login records: Flask's cookie session alone cannot be revoked.
 
 Every authenticated request needs the user and the proof that their login is still live; both come
-from one query (:func:`load_live_user`). The record's ``last_seen_at`` is kept coarsely (at most one
-small write a minute per login, through the write path), never on every request.
+from one query (:func:`load_live_user`), which also reads what the time limits of a login need
+(:mod:`lifetime`: when it was opened and last seen, and the state of its attempt). The record's
+``last_seen_at`` is kept coarsely (at most one small write a minute per login, through the write
+path), never on every request.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
+from cbt_server.accounts import lifetime
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.models import LoginSession, User, db
+from cbt_server.models import Attempt, LoginSession, User, db
 
 #: default of ``CBT_LOGIN_SEEN_SECONDS``
-SEEN_THROTTLE = timedelta(seconds=60)
+SEEN_THROTTLE = timedelta(seconds=lifetime.SEEN_SECONDS)
 
 
 def open_login_session(user_id: int, ip: str | None, enrolment_id: int | None = None) -> str:
@@ -36,10 +40,19 @@ def open_login_session(user_id: int, ip: str | None, enrolment_id: int | None = 
     return record.id
 
 
-#: Built once: it runs before every authenticated request.
+#: Built once: it runs before every authenticated request. The attempt of the login's enrolment
+#: (unique per enrolment) comes with it for the participant's time limit.
 _LIVE_USER = (
-    select(User, LoginSession.last_seen_at, LoginSession.enrolment_id)
+    select(
+        User,
+        LoginSession.last_seen_at,
+        LoginSession.enrolment_id,
+        LoginSession.created_at,
+        Attempt.state,
+        Attempt.finished_at,
+    )
     .join(LoginSession, LoginSession.user_id == User.id)
+    .outerjoin(Attempt, Attempt.enrolment_id == LoginSession.enrolment_id)
     .where(
         User.id == bindparam("user_id"),
         LoginSession.id == bindparam("session_id"),
@@ -48,15 +61,30 @@ _LIVE_USER = (
 )
 
 
-def load_live_user(
-    session_id: str | None, user_id: int
-) -> tuple[User, datetime, int | None] | None:
-    """The user of a live (known, not revoked) login, when that login was last seen, and the
-    enrolment it belongs to (None: not bound to one yet)."""
+@dataclass(frozen=True)
+class LiveLogin:
+    user: User
+    last_seen_at: datetime
+    #: the enrolment the login belongs to (None: not bound to one yet)
+    enrolment_id: int | None
+    #: why the login has ended by time ("idle", "absolute", "attempt_over"), None while it lives
+    ended: str | None
+
+
+def limits() -> lifetime.Limits:
+    return lifetime.limits(current_app.config)
+
+
+def load_live_user(session_id: str | None, user_id: int) -> LiveLogin | None:
+    """The user of a known, not revoked login, and whether its time is up (one query)."""
     if not session_id:
         return None
     row = db.session.execute(_LIVE_USER, {"user_id": user_id, "session_id": session_id}).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+    if row is None:
+        return None
+    user, last_seen, enrolment_id, created, state, finished = row
+    why = lifetime.ended(user.role, created, last_seen, state, finished, now(), limits())
+    return LiveLogin(user, last_seen, enrolment_id, why)
 
 
 def bind_enrolment(session_id: str, enrolment_id: int) -> None:
@@ -91,10 +119,14 @@ def touch_if_due(session_id: str, last_seen: datetime) -> None:
         )
 
 
-def revoke(session_id: str) -> None:
-    db.session.execute(
-        update(LoginSession).where(LoginSession.id == session_id).values(revoked_at=now())
+def revoke(session_id: str) -> bool:
+    """End the login (inside a write transaction); False when it had already ended."""
+    result = db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now())
     )
+    return bool(result.rowcount)
 
 
 def revoke_enrolment(enrolment_id: int, user_id: int, keep_unbound: bool) -> int:

@@ -6,10 +6,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from cbt_server import audit
+from cbt_server.accounts import login_sessions
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.limits import budgets
 from cbt_server.models import ROLES, Enrolment, User, db
+
+#: longest login name kept in the audit row of a failed login (the column holds 200)
+_TRIED_MAX = 100
 
 
 class AccountError(ValueError):
@@ -83,7 +88,8 @@ def log_in(login: str, password: str, address: str | None) -> Login | None:
     """Check a login within the failed-login budgets of the account and of the address.
 
     Raises :class:`budgets.OverBudget` before any password is checked when either budget is
-    spent; returns the login, or None after counting the failure against both.
+    spent; returns the login, or None after counting the failure against both and auditing it
+    (the name tried and the address, never the password) in the same transaction.
     """
     at = now()
     user, enrolment = find_account(login)
@@ -97,7 +103,48 @@ def log_in(login: str, password: str, address: str | None) -> Login | None:
     with write_transaction():
         budgets.spend(budgets.FAILED_LOGINS_PER_ACCOUNT, account_key, at)
         budgets.spend(budgets.FAILED_LOGINS_PER_ADDRESS, address_key, at)
+        audit.record(
+            "login.failed",
+            actor_label="anonymous",
+            target=login.strip()[:_TRIED_MAX],
+            details={"address": address},
+        )
     return None
+
+
+def start_login(found: Login, address: str | None) -> str:
+    """Open the login record of a checked login, clear the account's failed logins and audit
+    it, in one write transaction. Returns the login record's id."""
+    user = found.user
+    with write_transaction():
+        session_id = login_sessions.open_login_session(user.id, address, found.enrolment_id)
+        forget_failed_logins(user.id)
+        details = {"address": address, "role": user.role}
+        if found.enrolment_id is not None:
+            details["enrolment_id"] = found.enrolment_id
+        audit.record("login", actor=user, target=user.username, details=details)
+    return session_id
+
+
+def log_out(user: User, session_id: str | None, address: str | None) -> None:
+    """End the login record and audit the logout."""
+    with write_transaction():
+        if session_id:
+            login_sessions.revoke(session_id)
+        audit.record("logout", actor=user, target=user.username, details={"address": address})
+
+
+def end_timed_out_login(user: User, session_id: str, why: str, address: str | None) -> None:
+    """Revoke a login whose time is up (:mod:`lifetime`) and audit it, once: a request racing
+    this one finds it revoked already and writes nothing."""
+    with write_transaction():
+        if login_sessions.revoke(session_id):
+            audit.record(
+                "login.timeout",
+                actor=user,
+                target=user.username,
+                details={"reason": why, "address": address},
+            )
 
 
 def forget_failed_logins(user_id: int) -> None:

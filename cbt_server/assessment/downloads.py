@@ -5,17 +5,22 @@ on the list separator of the PC's regional settings and reads numbers with its d
 an Indonesian Excel needs ``;`` and ``2,33`` where an English one needs ``,`` and ``2.33``.
 :func:`csv_style` picks one by the interface language unless the request names one. The XLSX
 carries real numbers with number formats, so it is the same file for Excel in any locale.
+
+Every text cell of both goes through :func:`cbt_server.tabular.inert_text` (the CSV through
+:class:`cbt_server.tabular.CsvWriter`): a name such as ``=HYPERLINK(...)`` arrives as text with a
+leading apostrophe, never as a formula; numbers stay numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import marshal
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
+
+from cbt_server.tabular import CsvWriter, inert_text
 
 BOM = "\ufeff"
 
@@ -40,15 +45,13 @@ def csv_style(choice: str | None, language: str) -> CsvStyle:
     return CSV_STYLES.get(choice or "") or CSV_STYLES.get(language[:2], CSV_STYLES["id"])
 
 
-def _csv_value(value: Any, style: CsvStyle) -> Any:
-    if value is None:
-        return ""
+def _csv_number(value: Any, style: CsvStyle) -> str:
     if isinstance(value, float):
         if value != value:
             return ""
         text = f"{value:.4f}".rstrip("0").rstrip(".")
         return text.replace(".", style.decimal) if style.decimal != "." else text
-    return value
+    return str(value)
 
 
 def csv_stream(
@@ -63,11 +66,11 @@ def csv_stream(
     other programs read it as a row of data.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=style.delimiter, lineterminator="\r\n")
+    writer = CsvWriter(buffer, style.delimiter, lambda value: _csv_number(value, style))
     buffer.write(BOM)
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_value(v, style) for v in row])
+        writer.writerow(row)
         if count % chunk == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -147,14 +150,14 @@ def _workbook(
     sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + max(count, 1)}"
     sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
 
-    heading = WriteOnlyCell(sheet, value=title)
+    heading = WriteOnlyCell(sheet, value=_text_cell(title))
     heading.font = Font(bold=True, size=14)
     sheet.append([heading])
-    sheet.append([subtitle] if subtitle else [])
+    sheet.append([_text_cell(subtitle)] if subtitle else [])
     bold, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
     cells = []
     for label in header:
-        cell = WriteOnlyCell(sheet, value=label)
+        cell = WriteOnlyCell(sheet, value=_text_cell(label))
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         cells.append(cell)
@@ -165,7 +168,7 @@ def _workbook(
         row = []
         for i, value in enumerate(values):
             if value is None or kinds[i] == "text":
-                row.append(_text_cell(sheet, value))
+                row.append(_text_cell(value))
                 continue
             cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = formats[i]
@@ -177,15 +180,10 @@ def _workbook(
     return out
 
 
-def _text_cell(sheet: Any, value: str | None) -> Any:
-    """Text stays text: openpyxl would store a value starting with "=" as a formula."""
-    if value is None or not value.startswith("="):
-        return value
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
+def _text_cell(value: str | None) -> str | None:
+    """Text stays text: made inert, it cannot start with "=", which is all openpyxl looks at to
+    store a value as a formula, so it is written as a string cell."""
+    return None if value is None else inert_text(value)
 
 
 def _xlsx_value(value: Any, kind: str) -> Any:
@@ -197,7 +195,7 @@ def _xlsx_value(value: Any, kind: str) -> Any:
         return float(value)
     if kind == "percent":
         return float(value) / 100
-    return str(value)
+    return inert_text(value) if isinstance(value, str) else str(value)
 
 
 def _header_width(label: str) -> int:

@@ -18,7 +18,7 @@ from cbt_server.models import (
     User,
     db,
 )
-from cbt_server.tabular import RowProblem, read_table
+from cbt_server.tabular import RowProblem, TableError, read_table
 
 SOURCES = {"self": "penilaian diri", "supervisor": "penilaian atasan"}
 
@@ -40,8 +40,8 @@ def _known_nips() -> dict[str, int]:
 def _table(filename: str, data: bytes) -> tuple[list[list[str]] | None, list[RowProblem]]:
     try:
         return read_table(filename, data), []
-    except ValueError as error:
-        return None, [RowProblem(None, None, str(error))]
+    except TableError as error:
+        return None, [error.problem()]  # keeps the row and column it names
 
 
 def import_ratings(actor: User, source: str, filename: str, data: bytes) -> ImportReport:

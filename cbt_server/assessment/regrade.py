@@ -242,7 +242,7 @@ def regrade_battery(
                     BatteryVersion, attempt.battery_version_id
                 ).definition
             old_total, old = attempt.total_score, snapshot(attempt)
-            grade_attempt(attempt, definitions[attempt.battery_version_id])
+            grade_attempt(attempt, definitions[attempt.battery_version_id], reason="regrade")
             db.session.flush()
             new = snapshot(attempt)
             run.changed += int(old != new)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
+from cbt_server.audit_check import battery_digest, session_digest
 from cbt_server.clock import now
 from cbt_server.localtime import to_local
 from cbt_server.models import (
@@ -49,6 +50,14 @@ class ScoreSheet:
     subtitle: str = ""
     #: columns that stay in view when scrolling sideways (NIP, Nama)
     key_columns: int = 2
+    #: SHA-256 of the stored scores the sheet covers (docs/tamper-evidence.md), so a printed or
+    #: downloaded sheet can be checked against the database later
+    digest: str = ""
+
+    @property
+    def file_subtitle(self) -> str:
+        """The subtitle of a file, ending with the digest of the scores it holds."""
+        return f"{self.subtitle} · sidik hasil SHA-256 {self.digest}"
 
 
 def _enrolments(scope: Select) -> Select:
@@ -75,6 +84,7 @@ def session_sheet(session: ExamSession) -> ScoreSheet:
         scope.order_by(User.full_name, Enrolment.id),
         [battery.definition],
         subtitle,
+        session_digest(session),
     )
 
 
@@ -95,6 +105,7 @@ def battery_sheet(battery_code: str) -> ScoreSheet:
         scope.order_by(ExamSession.code, User.full_name, Enrolment.id),
         [v.definition for v in versions],
         _battery_subtitle([v.id for v in versions]),
+        battery_digest(battery_code),
     )
 
 
@@ -132,7 +143,7 @@ def _score_keys(scope: Select) -> list[tuple[str, str]]:
 
 
 def _sheet(
-    title: str, filename: str, scope: Select, definitions: list[dict], subtitle: str
+    title: str, filename: str, scope: Select, definitions: list[dict], subtitle: str, digest: str
 ) -> ScoreSheet:
     sections: list[str] = []
     for definition in definitions:
@@ -169,7 +180,7 @@ def _sheet(
         if chunk:
             yield from _rows(chunk, sections, competencies, scales)
 
-    return ScoreSheet(title, filename, columns, rows(), subtitle)
+    return ScoreSheet(title, filename, columns, rows(), subtitle, digest=digest)
 
 
 def _rows(

@@ -34,6 +34,9 @@ MAX_SHORT_ANSWER = 500
 MAX_INT = 2**31 - 1
 #: integrity events kept per attempt; a page that sends more cannot fill the database
 MAX_EVENTS_STORED = 2000
+MAX_EVENTS_PER_REQUEST = 100
+#: what an acknowledgement says of a save (docs/exam-api.md)
+ACK_STATUSES = ("saved", "duplicate", "stale")
 EVENT_KINDS = frozenset(
     {
         "focus_lost",
@@ -61,7 +64,7 @@ class Save:
 class Ack:
     position: int
     seq: int
-    status: str  # saved | duplicate | stale
+    status: str  # one of ACK_STATUSES
 
 
 def parse_position(payload: Any) -> int | None:
@@ -69,9 +72,10 @@ def parse_position(payload: Any) -> int | None:
     position = payload.get("position") if isinstance(payload, dict) else None
     if position is None:
         return None
-    if not _is_int(position) or not 0 <= position <= MAX_INT:
+    number = as_int(position)
+    if number is None or not 0 <= number <= MAX_INT:
         raise refuse("bad_request", "position must be a non-negative integer")
-    return position
+    return number
 
 
 def parse_saves(payload: Any) -> list[Save]:
@@ -85,8 +89,8 @@ def parse_saves(payload: Any) -> list[Save]:
     for n, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise refuse("bad_request", f"saves[{n}] is not an object")
-        position, seq = entry.get("position"), entry.get("seq")
-        if not _is_int(position) or not _is_int(seq) or seq < 1:
+        position, seq = as_int(entry.get("position")), as_int(entry.get("seq"))
+        if position is None or seq is None or seq < 1:
             raise refuse("bad_request", f"saves[{n}]: position and seq (≥ 1) must be integers")
         if not 0 <= position <= MAX_INT or seq > MAX_INT:
             raise refuse("bad_request", f"saves[{n}]: position or seq is out of range")
@@ -97,8 +101,17 @@ def parse_saves(payload: Any) -> list[Save]:
     return saves
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def as_int(value: Any) -> int | None:
+    """An integer as JSON may write it, ``3`` or ``3.0`` (JSON has one number type, and a client
+    may send every number as a float); None for anything else: a fraction, a boolean, text,
+    infinity."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def to_canonical(
@@ -111,8 +124,10 @@ def to_canonical(
         if not isinstance(answer, str) or len(answer) > MAX_SHORT_ANSWER:
             raise refuse("bad_request", f"a short answer is text of at most {MAX_SHORT_ANSWER}")
         return answer if answer.strip() else None
-    if not isinstance(answer, list) or not all(_is_int(i) for i in answer):
+    indexes = [as_int(i) for i in answer] if isinstance(answer, list) else [None]
+    if None in indexes:
         raise refuse("bad_request", "an answer is a list of option indexes")
+    answer = indexes
     if len(set(answer)) != len(answer) or any(not 0 <= i < len(option_order) for i in answer):
         raise refuse("bad_request", "an option index is out of range or repeated")
     if item_type != "multiple" and len(answer) > 1:
@@ -387,8 +402,10 @@ def touch(
 
     Read-only unless something is due (a stamp, a new position, the timer rules), so a lab's
     heartbeats do not queue for the write turn."""
-    if position is not None and (not _is_int(position) or not 0 <= position <= MAX_INT):
-        raise refuse("bad_request", "position out of range")
+    if position is not None:
+        position = as_int(position)
+        if position is None or not 0 <= position <= MAX_INT:
+            raise refuse("bad_request", "position out of range")
     attempt = snapshot.read(user_id)
     if attempt is None:
         raise refuse("no_attempt")
@@ -421,8 +438,11 @@ def record_events(user_id: int, device_token: str | None, payload: Any) -> tuple
     :data:`MAX_EVENTS_STORED` per attempt (beyond, they are counted as dropped). Returns
     (stored, dropped)."""
     events = payload.get("events") if isinstance(payload, dict) else None
-    if not isinstance(events, list) or len(events) > 100:
-        raise refuse("bad_request", 'body must be {"events": [...]} with at most 100 events')
+    if not isinstance(events, list) or len(events) > MAX_EVENTS_PER_REQUEST:
+        raise refuse(
+            "bad_request",
+            f'body must be {{"events": [...]}} with at most {MAX_EVENTS_PER_REQUEST} events',
+        )
     clean = []
     for n, event in enumerate(events):
         kind = event.get("kind") if isinstance(event, dict) else None

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, select
 
+from cbt_server import audit
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -96,12 +97,17 @@ def _cuts(levels: dict[str, Sequence[float]], code: str) -> Sequence[float]:
 
 
 def grade_attempt(
-    attempt: Attempt, definition: dict, fixes: Mapping[int, KeyFix] | None = None
+    attempt: Attempt,
+    definition: dict,
+    fixes: Mapping[int, KeyFix] | None = None,
+    *,
+    reason: str = "graded",
 ) -> None:
     """Score every position of the attempt and store the totals. Inside a write transaction.
 
     Keys are the item's stored key, replaced by the newest key override, replaced in turn by
-    ``fixes`` (item id -> corrected key) when a regrade passes them.
+    ``fixes`` (item id -> corrected key) when a regrade passes them. The stored scores are
+    sealed at commit with ``reason`` (graded | regrade | late_answer).
     """
     rows = db.session.execute(
         select(AttemptItem, Item, ItemKey, Response)
@@ -127,6 +133,7 @@ def grade_attempt(
         response.max_score = float(maxes[0, n])
 
     db.session.execute(delete(AttemptScore).where(AttemptScore.attempt_id == attempt.id))
+    audit.scores_changed(attempt.id, reason)
     section_codes = [s["code"] for s in definition["sections"]]
     section_index = np.array([f.section_index for f, *_ in rows], dtype=np.int64)
     _store_group_scores(attempt, "section", section_codes, section_index, scores, maxes, None)

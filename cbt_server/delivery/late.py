@@ -21,6 +21,7 @@ from cbt_server.delivery import frozen
 from cbt_server.delivery.answers import (
     MAX_INT,
     MAX_SAVES_PER_REQUEST,
+    as_int,
     parse_saves,
     to_canonical,
 )
@@ -66,10 +67,8 @@ def parse_late(payload: Any) -> tuple[list[LateSave], list[int]]:
         except DeliveryError:
             invalid.append(n)
             continue
-        age = entry.get("age_ms")
-        if age is not None and (
-            not isinstance(age, int) or isinstance(age, bool) or not 0 <= age <= MAX_INT
-        ):
+        age = as_int(entry.get("age_ms"))
+        if age is not None and not 0 <= age <= MAX_INT:
             age = None  # information only: a bad duration is dropped, not the answer
         parsed.append(LateSave(n, save.position, save.answer, save.flagged, save.seq, age))
     return parsed, invalid
@@ -287,7 +286,9 @@ def decide(actor: User, session: ExamSession, late_id: int, accept: bool, reason
                 changed = True
             if changed and attempt.state in (AttemptState.SUBMITTED, AttemptState.EXPIRED):
                 db.session.flush()
-                grade_attempt(attempt, frozen.definition(attempt.battery_version_id))
+                grade_attempt(
+                    attempt, frozen.definition(attempt.battery_version_id), reason="late_answer"
+                )
         audit.record(
             "late_answer.accept" if accept else "late_answer.reject",
             actor=actor,

@@ -358,6 +358,7 @@ def reopen(attempt: Attempt, seconds: int, at: datetime, by: By) -> None:
         last.closed_at = None
         last.deadline_at = attempt.deadline_at
     db.session.execute(delete(AttemptScore).where(AttemptScore.attempt_id == attempt.id))
+    audit.scores_changed(attempt.id, "reopen")
 
 
 def void(attempt: Attempt, at: datetime, by: By) -> None:

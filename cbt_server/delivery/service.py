@@ -74,8 +74,26 @@ def _entries(user_id: int) -> list[Entry]:
     return [Entry(*row) for row in rows]
 
 
+#: ``exam_sessions.status`` of a session a proctor or an admin has closed
+SESSION_CLOSED = "closed"
+
+
+def window_refusal(session: ExamSession, at: datetime) -> DeliveryError | None:
+    """Why nothing of ``session`` may start at ``at``, or None inside its window.
+
+    The window is ``starts_at <= at < ends_at`` of a session that is not closed: from its
+    opening up to, not at, its end (docs/sessions.md, "The session's window"). It governs the
+    token and every start; an attempt already running is not a start and keeps its own
+    deadline, which may reach past the session's end."""
+    if session.status == SESSION_CLOSED or at >= session.ends_at:
+        return refuse("session_closed")
+    if at < session.starts_at:
+        return refuse("session_not_open")
+    return None
+
+
 def _open(entry: Entry, at: datetime) -> bool:
-    return entry.session.starts_at <= at <= entry.session.ends_at  # type: ignore[union-attr]
+    return window_refusal(entry.session, at) is None  # type: ignore[arg-type]
 
 
 def current_enrolment(
@@ -143,11 +161,9 @@ def check_token(user_id: int, given: str, enrolment_id: int | None = None) -> En
     if enrolment_id is None:
         candidates = open_entries(user_id, at) or candidates
     if len(candidates) == 1:
-        only = candidates[0].session
-        if at < only.starts_at:  # type: ignore[union-attr]
-            raise refuse("session_not_open")
-        if at > only.ends_at:  # type: ignore[union-attr]
-            raise refuse("session_closed")
+        outside = window_refusal(candidates[0].session, at)  # type: ignore[arg-type]
+        if outside is not None:
+            raise outside
     verdicts = []
     for candidate in candidates:
         verdict = token_matches(current_token(candidate.session.id), given, at)  # type: ignore[union-attr]
@@ -186,6 +202,9 @@ def start_or_resume(
     login ``login_id`` then belongs to that enrolment (a reset in another session leaves it
     alone). Returns the attempt's id and the device token the browser must keep (a new one when
     the PC had none). Call only after :func:`check_token` accepted the token.
+
+    A new attempt starts only inside the session's window (:func:`window_refusal`), however long
+    ago the token was accepted; resuming one that runs is always allowed.
     """
     token = device_token or new_device_token()
     error: DeliveryError | None = None
@@ -199,6 +218,9 @@ def start_or_resume(
             select(Attempt).where(Attempt.enrolment_id == entry.enrolment.id).with_for_update()
         )
         if attempt is None:
+            outside = window_refusal(entry.session, now())  # type: ignore[arg-type]
+            if outside is not None:
+                raise outside
             attempt = _assemble(user_id, entry)
         else:
             definition = frozen.definition(attempt.battery_version_id)

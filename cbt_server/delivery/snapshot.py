@@ -37,6 +37,8 @@ class SectionRow:
 class AttemptRow:
     id: int
     user_id: int
+    #: the enrolment (the save lane checks its session's lab boundary)
+    enrolment_id: int
     state: str
     seed: int
     battery_version_id: int
@@ -83,12 +85,12 @@ _SECTIONS = len(_SECTION_FIELDS)
 
 
 def _with_login():  # type: ignore[no-untyped-def]
-    """The attempt of a live participant login, and when that login was last seen: what the
-    save lane needs before it writes, in one statement."""
+    """The attempt of a live participant login, when that login was last seen and the enrolment
+    it belongs to: what the save lane needs before it writes, in one statement."""
     login, user = LoginSession.__table__.c, User.__table__.c
     return (
         _statement(lock=False)
-        .add_columns(login.last_seen_at)
+        .add_columns(login.enrolment_id, login.last_seen_at)
         .join(
             LoginSession.__table__,
             (login.user_id == _A.user_id)
@@ -119,9 +121,10 @@ def read(user_id: int, *, lock: bool = False) -> AttemptRow | None:
     return attempt
 
 
-def read_with_login(user_id: int, login_id: str) -> tuple[AttemptRow, datetime] | None:
-    """The participant's newest attempt and when their live login ``login_id`` was last seen;
-    None when the login is not a live participant login or there is no attempt."""
+def read_with_login(user_id: int, login_id: str) -> tuple[AttemptRow, datetime, int | None] | None:
+    """The participant's newest attempt, when their live login ``login_id`` was last seen and
+    the enrolment that login belongs to; None when the login is not a live participant login
+    (not revoked: its time limit is the caller's) or there is no attempt."""
     rows = (
         db.session.connection()
         .execute(_READ_WITH_LOGIN, {"user_id": user_id, "login_id": login_id})
@@ -133,7 +136,7 @@ def read_with_login(user_id: int, login_id: str) -> tuple[AttemptRow, datetime] 
     attempt.sections = [
         SectionRow(*row[_COUNT : _COUNT + _SECTIONS]) for row in rows if row[_COUNT] is not None
     ]
-    return attempt, rows[0][-1]
+    return attempt, rows[0][-1], rows[0][-2]
 
 
 def of(attempt: Attempt) -> AttemptRow:

@@ -6,13 +6,13 @@ words, who was absent, every proctor who signs), the templates only lay it out.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 
+from cbt_server.audit_check import Anchor, anchors, session_digest
 from cbt_server.delivery.lifecycle import GRADED, RUNNING
 from cbt_server.localtime import to_local, zone
 from cbt_server.models import (
@@ -27,6 +27,7 @@ from cbt_server.models import (
     User,
     db,
 )
+from cbt_server.tabular import CsvWriter
 
 ACTION_LABELS = {
     "attempt.extend": "Tambah waktu",
@@ -88,6 +89,11 @@ class SessionReport:
     attendance: list[AttendanceRow] = field(default_factory=list)
     irregularities: list[Irregularity] = field(default_factory=list)
     signatories: list[Signatory] = field(default_factory=list)
+    #: SHA-256 of the stored scores of the session's attempts (docs/tamper-evidence.md): the
+    #: printed value can be checked against the database later (``flask audit digest``)
+    results_digest: str = ""
+    #: both hash chains' heads when printed: a rewritten history no longer matches them
+    anchors: list[Anchor] = field(default_factory=list)
 
     @property
     def absentees(self) -> list[AttendanceRow]:
@@ -157,6 +163,8 @@ def session_report(session: ExamSession) -> SessionReport:
         attendance=rows,
     )
     report.irregularities = _irregularities(session)
+    report.results_digest = session_digest(session)
+    report.anchors = anchors()
     return report
 
 
@@ -237,7 +245,7 @@ def attendance_csv(session: ExamSession) -> str:
     Times are in the lab's zone (the header says which), as on the printed list.
     """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = CsvWriter(out)  # text that a spreadsheet would run is made inert
     tz = _zone_name()
     writer.writerow(
         [
@@ -275,7 +283,7 @@ def attendance_csv(session: ExamSession) -> str:
 
 def report_csv(report: SessionReport) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = CsvWriter(out)  # text that a spreadsheet would run is made inert
     s = report.session
     tz = _zone_name()
     for key, value in [

@@ -282,6 +282,7 @@ def generate_credentials(
         if enrolment_ids is not None and len(rows) != len(set(enrolment_ids)):
             raise SessionError("Peserta tidak ada di sesi ini.")
         at = now()
+        issued: list[int] = []
         for enrolment, user, position, attempt_id in rows:
             if enrolment_ids is None and (
                 attempt_id is not None or (enrolment.card_issued_at is not None and not renew)
@@ -291,6 +292,7 @@ def generate_credentials(
             if enrolment.participant_number is None:
                 enrolment.participant_number = f"{session.code}-{enrolment.id:03d}"
             password = new_password()
+            issued.append(enrolment.id)
             enrolment.set_password(password)
             enrolment.card_issued_at = at
             cards.append(
@@ -313,6 +315,8 @@ def generate_credentials(
                 "count": len(cards),
                 "scope": "some" if enrolment_ids else "renew" if renew else "all",
                 "participants": [c.participant_number for c in cards],
+                # whose cards, by enrolment too: a participant number can be reissued
+                "enrolment_ids": issued,
                 "skipped": len(skipped),
             },
         )

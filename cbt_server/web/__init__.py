@@ -23,6 +23,7 @@ SECURITY_HEADERS = {
 
 
 def register_blueprints(app: Flask) -> None:
+    from cbt_server import integrity
     from cbt_server.web import assessor, auth, errors, exam, home, media, proctor
     from cbt_server.web.api import exam as api_exam
     from cbt_server.web.api import openapi
@@ -43,6 +44,8 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
     register_filters(app)
     register_number_filters(app)
+    # A digest as printed on paper: its first 16 hex digits (docs/tamper-evidence.md).
+    app.add_template_filter(integrity.short, "fingerprint")
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]

@@ -24,12 +24,12 @@ from wtforms.validators import DataRequired, Length
 
 from cbt_server.accounts import login_sessions
 from cbt_server.accounts import service as accounts
-from cbt_server.db import write_transaction
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.extensions import LANG_COOKIE, login_manager
 from cbt_server.limits import budgets
 from cbt_server.web.ended_login import forget_ended_login
+from cbt_server.web.lab import login_refusal
 from cbt_server.web.messages import delivery_message, too_many_tries
 
 DEVICE_COOKIE = "cbt_device"
@@ -40,7 +40,8 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def _load_user(user_id: str):  # type: ignore[no-untyped-def]
-    """The user and their live login in one query; a revoked login loads nobody."""
+    """The user and their live login in one query; a revoked login, or one whose time is up
+    (accounts/lifetime.py), loads nobody."""
     try:
         uid = int(user_id)
     except ValueError:
@@ -48,8 +49,11 @@ def _load_user(user_id: str):  # type: ignore[no-untyped-def]
     found = login_sessions.load_live_user(session.get(LOGIN_SESSION_KEY), uid)
     if found is None:
         return None
-    user, g.login_last_seen, g.login_enrolment_id = found
-    return user
+    if found.ended is not None:
+        g.login_timed_out = (found.user, found.ended)  # ended by _check_login_session
+        return None
+    g.login_last_seen, g.login_enrolment_id = found.last_seen_at, found.enrolment_id
+    return found.user
 
 
 def login_enrolment_id() -> int | None:
@@ -87,11 +91,13 @@ def login():  # type: ignore[no-untyped-def]
         except DeliveryError as refused:
             flash(delivery_message(refused.code), "error")
             return render_template("auth/login.html", form=form), refused.status
-        with write_transaction():
-            session_id = login_sessions.open_login_session(
-                user.id, request.remote_addr, found.enrolment_id
-            )
-            accounts.forget_failed_logins(user.id)
+        if user.role == "participant":
+            # An exam card opens its session only from within that session's lab boundary.
+            outside = login_refusal(found.enrolment_id)
+            if outside is not None:
+                flash(outside[0], "error")
+                return render_template("auth/login.html", form=form), outside[1]
+        session_id = accounts.start_login(found, request.remote_addr)
         session.clear()
         login_user(user)
         session[LOGIN_SESSION_KEY] = session_id
@@ -104,10 +110,7 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    session_id = session.get(LOGIN_SESSION_KEY)
-    if session_id:
-        with write_transaction():
-            login_sessions.revoke(session_id)
+    accounts.log_out(current_user, session.get(LOGIN_SESSION_KEY), request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -115,12 +118,22 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.before_app_request
 def _check_login_session():  # type: ignore[no-untyped-def]
-    """A revoked login (logout elsewhere, a proctor's reset) ends here, whatever the cookie says."""
+    """A revoked login (logout elsewhere, a proctor's reset) or one whose time is up ends here,
+    whatever the cookie says."""
     if request.endpoint == "static":
         return None
     if not current_user.is_authenticated:
         if "_user_id" in session:  # logged in by the cookie, but the login was revoked
-            forget_ended_login()  # keeps a mark: the PC is told why (web/ended_login.py)
+            timed_out = g.pop("login_timed_out", None)
+            if timed_out is not None:
+                user, why = timed_out
+                role = user.role
+                accounts.end_timed_out_login(
+                    user, session[LOGIN_SESSION_KEY], why, request.remote_addr
+                )
+                forget_ended_login(role, timed_out=True)
+            else:
+                forget_ended_login()  # keeps a mark: the PC is told why (web/ended_login.py)
         return None
     last_seen = g.get("login_last_seen")
     if last_seen is not None:

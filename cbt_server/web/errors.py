@@ -48,6 +48,10 @@ def register(app: Flask) -> None:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             response[0].headers["Retry-After"] = str(retry_after)
+        # The exception's own headers too: a 405 must say which methods are allowed (Allow).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response[0].headers.setdefault(name, value)
         return response
 
     for kind in RETRYABLE_DATABASE_ERRORS:

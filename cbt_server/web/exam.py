@@ -23,18 +23,22 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from cbt_server.clock import now
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.delivery.lifecycle import FINISHED, RUNNING
 from cbt_server.delivery.summary import entry_summary, finish_summary
 from cbt_server.web.auth import DEVICE_COOKIE, LOGIN_SESSION_KEY, login_enrolment_id
 from cbt_server.web.guards import require_roles
+from cbt_server.web.lab import enforce_boundary
 from cbt_server.web.messages import delivery_message, refusal_message
 
 bp = Blueprint("exam", __name__, url_prefix="/exam")
 require_roles(bp, "participant")
+enforce_boundary(bp)  # the session's lab boundary, after the role guard
 
-#: the enrolment whose token this login entered last (a session key name)
+#: the enrolment whose token this login entered last, and until when that holds (epoch
+#: seconds: the end of the session's window); a session key name
 TOKEN_OK = "cbt_token_ok"  # noqa: S105
 DEVICE_COOKIE_AGE = 7 * 24 * 3600
 
@@ -90,7 +94,11 @@ def entry():  # type: ignore[no-untyped-def]
         else:
             from flask import session
 
-            session[TOKEN_OK] = accepted.enrolment.id  # type: ignore[union-attr]
+            # Valid until the session's window ends: the signed cookie itself never expires.
+            session[TOKEN_OK] = {
+                "enrolment": accepted.enrolment.id,  # type: ignore[union-attr]
+                "until": accepted.session.ends_at.timestamp(),  # type: ignore[union-attr]
+            }
             return redirect(url_for("exam.confirm"))
     # A login not tied to a session, with several open: the token chooses (listed for them).
     response = make_response(
@@ -111,7 +119,7 @@ def entry():  # type: ignore[no-untyped-def]
 def confirm():  # type: ignore[no-untyped-def]
     from flask import session
 
-    chosen, scope = session.get(TOKEN_OK), login_enrolment_id()
+    chosen, scope = _accepted_enrolment(), login_enrolment_id()
     if chosen is None or (scope is not None and chosen != scope):
         return redirect(url_for("exam.entry"))
     entry = delivery.current_enrolment(current_user.id, enrolment_id=chosen)
@@ -122,6 +130,26 @@ def confirm():  # type: ignore[no-untyped-def]
         session.pop(TOKEN_OK, None)
         return _bind_and_take(chosen)
     return render_template("exam/confirm.html", form=form, summary=entry_summary(entry))
+
+
+def _accepted_enrolment() -> int | None:
+    """The enrolment whose token this login entered, while that acceptance holds: up to the
+    end of the session's window, stored with it. A lapsed acceptance is dropped and the
+    participant told to ask the proctor; the start itself checks the window again
+    (``delivery.start_or_resume``), so a session closed meanwhile starts nothing either."""
+    from flask import session
+
+    held = session.get(TOKEN_OK)
+    if held is None:
+        return None
+    enrolment = held.get("enrolment") if isinstance(held, dict) else None
+    until = held.get("until") if isinstance(held, dict) else None
+    if isinstance(enrolment, int) and isinstance(until, int | float) and now().timestamp() < until:
+        return enrolment
+    session.pop(TOKEN_OK, None)  # lapsed, or malformed: the token must be entered again
+    if isinstance(until, int | float):
+        flash(delivery_message("token_expired"), "error")
+    return None
 
 
 def _bind_and_take(enrolment_id: int):  # type: ignore[no-untyped-def]

@@ -23,27 +23,33 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.delivery import late
+from cbt_server.delivery.boundary import SettingError
 from cbt_server.localtime import from_local
 from cbt_server.models import BatteryVersion, User, db
 from cbt_server.proctoring import interventions, monitor, reports
 from cbt_server.proctoring.access import NoAccess, session_for
 from cbt_server.proctoring.interventions import InterventionError
+from cbt_server.sessions import lab
 from cbt_server.sessions import service as sessions
 from cbt_server.sessions.queries import home_overview
 from cbt_server.sessions.token_service import current_token, rotate_now
 from cbt_server.sessions.tokens import next_rotation
 from cbt_server.web.guards import require_roles
+from cbt_server.web.lab import SEAT_COOKIE, set_seat_cookie, setting_message
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 require_roles(bp, "proctor", "admin")
@@ -90,6 +96,25 @@ class RosterForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     pass
+
+
+class BoundaryForm(FlaskForm):
+    """The session's lab boundary (docs/lab-boundary.md); each setting off by default."""
+
+    networks = TextAreaField(
+        _l("Rentang alamat yang diizinkan (CIDR, satu per baris; kosong = semua alamat)"),
+        [Length(max=20000)],
+    )
+    bind_seats = BooleanField(_l("Peserta hanya dapat mengerjakan dari PC kursinya"))
+    seb_required = BooleanField(_l("Wajib Safe Exam Browser"))
+    seb_keys = TextAreaField(
+        _l("Kunci SEB (Config Key atau Browser Exam Key, 64 digit heksadesimal, satu per baris)"),
+        [Length(max=20000)],
+    )
+
+
+class SeatForm(FlaskForm):
+    seat = SelectField(_l("Kursi"), [DataRequired()])
 
 
 class RescueForm(FlaskForm):
@@ -141,11 +166,24 @@ def new_session():  # type: ignore[no-untyped-def]
     return render_template("proctor/new_session.html", form=form)
 
 
-def _render_session_page(session, *, roster_form=None, problems=(), notices=()):  # type: ignore[no-untyped-def]
+def _render_session_page(session, *, roster_form=None, problems=(), notices=(), boundary_form=None):  # type: ignore[no-untyped-def]
     """The session page, also after a roster import that needs showing its problems or notices."""
+    if boundary_form is None:
+        settings = lab.settings_of(session)
+        boundary_form = BoundaryForm(
+            formdata=None,
+            data={
+                "networks": settings.networks or "",
+                "bind_seats": settings.bind_seats,
+                "seb_required": settings.seb_required,
+                "seb_keys": settings.seb_keys or "",
+            },
+        )
     return render_template(
         "proctor/session.html",
         session=session,
+        boundary_form=boundary_form,
+        seat_lines=lab.seat_lines(session),
         roster_form=roster_form or RosterForm(),
         rescue_form=RescueForm(),
         form=ActionForm(),
@@ -159,6 +197,61 @@ def _render_session_page(session, *, roster_form=None, problems=(), notices=()):
 @bp.get("/sessions/<int:session_id>")
 def session_page(session_id: int):  # type: ignore[no-untyped-def]
     return _render_session_page(_session(session_id))
+
+
+@bp.post("/sessions/<int:session_id>/boundary")
+def boundary(session_id: int):  # type: ignore[no-untyped-def]
+    """Change the session's lab boundary (audited by the service)."""
+    session = _session(session_id)
+    form = BoundaryForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        changed = lab.update_settings(
+            current_user,
+            session,
+            networks=form.networks.data or "",
+            bind_seats=bool(form.bind_seats.data),
+            seb_required=bool(form.seb_required.data),
+            seb_keys=form.seb_keys.data or "",
+        )
+    except SettingError as error:
+        flash(setting_message(error), "error")
+        return _render_session_page(session, boundary_form=form), 422
+    flash(_("Batas lab disimpan.") if changed else _("Batas lab tidak berubah."), "ok")
+    return redirect(url_for("proctor.session_page", session_id=session.id))
+
+
+@bp.route("/sessions/<int:session_id>/seat", methods=["GET", "POST"])
+def register_seat(session_id: int):  # type: ignore[no-untyped-def]
+    """Open on a lab PC, logged in as the proctor: registers that PC as a seat of the session's
+    room (a secret cookie on the PC; the seat's earlier PC, if any, no longer passes)."""
+    session = _session(session_id)
+    seats = lab.roster_seats(session)
+    form = SeatForm()
+    form.seat.choices = [(seat, seat) for seat in seats]
+    secret = request.cookies.get(SEAT_COOKIE)
+    if form.validate_on_submit():
+        new_secret = lab.register_seat(current_user, session, form.seat.data, secret)
+        flash(
+            _(
+                "PC ini terdaftar sebagai kursi %(seat)s di ruang %(room)s.",
+                seat=form.seat.data,
+                room=session.room,
+            ),
+            "ok",
+        )
+        response = redirect(url_for("proctor.register_seat", session_id=session.id))
+        set_seat_cookie(response, new_secret)
+        return response
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "proctor/seat.html",
+        session=session,
+        form=form,
+        seats=seats,
+        this_seat=lab.seat_of_pc(session.room, secret),
+    ), status
 
 
 @bp.post("/sessions/<int:session_id>/rescue")
@@ -343,20 +436,27 @@ def note(session_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/sessions/<int:session_id>/report")
 def report(session_id: int):  # type: ignore[no-untyped-def]
     session = _session(session_id)
+    # Audited before the report is read: the chain's head printed on it includes this view.
+    audit.record_alone("report.view", actor=current_user, target=session.code)
     return render_template("proctor/report.html", report=reports.session_report(session))
 
 
 @bp.get("/sessions/<int:session_id>/report.csv")
 def report_csv(session_id: int):  # type: ignore[no-untyped-def]
     session = _session(session_id)
-    return _csv(
-        reports.report_csv(reports.session_report(session)), f"berita-acara-{session.code}.csv"
+    report = reports.session_report(session)
+    audit.record_alone(
+        "download.report.csv", actor=current_user, target=session.code, digest=report.results_digest
     )
+    response = _csv(reports.report_csv(report), f"berita-acara-{session.code}.csv")
+    response.headers["X-Results-Digest"] = report.results_digest
+    return response
 
 
 @bp.get("/sessions/<int:session_id>/attendance")
 def attendance(session_id: int):  # type: ignore[no-untyped-def]
     session = _session(session_id)
+    audit.record_alone("attendance.view", actor=current_user, target=session.code)
     return render_template(
         "proctor/attendance.html",
         session=session,
@@ -370,6 +470,7 @@ def attendance(session_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/sessions/<int:session_id>/attendance.csv")
 def attendance_csv(session_id: int):  # type: ignore[no-untyped-def]
     session = _session(session_id)
+    audit.record_alone("download.attendance.csv", actor=current_user, target=session.code)
     return _csv(reports.attendance_csv(session), f"daftar-hadir-{session.code}.csv")
 
 

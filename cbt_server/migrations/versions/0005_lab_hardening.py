@@ -58,11 +58,12 @@ def upgrade():
     with op.batch_alter_table('score_seals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_score_seals_attempt_id'), ['attempt_id'], unique=False)
 
-    with op.batch_alter_table('exam_sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('allowed_networks', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('bind_seats', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('seb_required', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('seb_keys', sa.Text(), nullable=True))
+    # Plain ADD COLUMN, not a batch: a batch may rebuild the table on SQLite, and dropping the
+    # old exam_sessions with foreign keys on would cascade to every enrolment.
+    op.add_column('exam_sessions', sa.Column('allowed_networks', sa.Text(), nullable=True))
+    op.add_column('exam_sessions', sa.Column('bind_seats', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('exam_sessions', sa.Column('seb_required', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('exam_sessions', sa.Column('seb_keys', sa.Text(), nullable=True))
 
     op.create_table('lab_seats',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -80,11 +81,9 @@ def upgrade():
 
 def downgrade():
     op.drop_table('lab_seats')
-    with op.batch_alter_table('exam_sessions', schema=None) as batch_op:
-        batch_op.drop_column('seb_keys')
-        batch_op.drop_column('seb_required')
-        batch_op.drop_column('bind_seats')
-        batch_op.drop_column('allowed_networks')
+    # Native DROP COLUMN (SQLite >= 3.35), for the same reason as in upgrade().
+    for column in ('seb_keys', 'seb_required', 'bind_seats', 'allowed_networks'):
+        op.drop_column('exam_sessions', column)
     with op.batch_alter_table('score_seals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_score_seals_attempt_id'))
     op.drop_table('score_seals')

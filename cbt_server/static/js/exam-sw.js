@@ -8,7 +8,8 @@
 //   - the test page (/exam/take)           network first, the copy when the network fails;
 //   - GET /api/v1/attempt                  network first, the copy when the network fails,
 //                                          marked with X-CBT-Stored-At (Date.now() when stored)
-//                                          so the page knows it is a copy and how old;
+//                                          so the page knows it is a copy and how old; a paused
+//                                          attempt (sent without items) keeps the copy before;
 //   - /static/ files of the page           network first (short timeout), the copy on failure;
 //   - /media/ files the page showed        cache first (content-addressed, never change).
 // Anything of another attempt is deleted before the first thing of a new attempt is kept; the
@@ -121,6 +122,9 @@ function keepAttempt(text) {
   return serial(async () => {
     await claim(attempt.id);
     const cache = await caches.open(CACHE);
+    // While paused the server sends no items (docs/delivery.md): the copy taken before the
+    // pause keeps them, and the page learns of the pause from its own clock record.
+    if (attempt.state === "paused" && (await cache.match(attemptKey()))) return true;
     const headers = { "Content-Type": "application/json", [STORED_AT]: String(Date.now()) };
     await cache.put(attemptKey(), new Response(text, { headers }));
     return true;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -12,12 +12,27 @@ from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError, refuse
 from cbt_server.delivery.timer import SAVE_GRACE_SECONDS
 from cbt_server.delivery.views import attempt_view
+from cbt_server.extensions import csrf
 from cbt_server.web.auth import DEVICE_COOKIE
 from cbt_server.web.guards import require_roles
+from cbt_server.web.lab import enforce_boundary
 from cbt_server.web.messages import refusal_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 require_roles(bp, "participant", json=True)
+enforce_boundary(bp, json=True)  # the session's lab boundary, after the role guard
+# The CSRF check comes after the login and the boundary guards: a call without a login is
+# answered 401 (docs/exam-api.md) whatever its token, as the save lane (save_lane.py), which
+# answers only a save that passes every check, leaves every refusal to these guards.
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _csrf():  # type: ignore[no-untyped-def]
+    if current_app.config["WTF_CSRF_ENABLED"] and request.method in current_app.config.get(
+        "WTF_CSRF_METHODS", ()
+    ):
+        csrf.protect()  # CSRFError: 400 csrf (cbt_server/web/errors.py)
 
 
 @bp.errorhandler(DeliveryError)
@@ -63,16 +78,17 @@ def save():  # type: ignore[no-untyped-def]
 
 @bp.post("/attempt/position")
 def position():  # type: ignore[no-untyped-def]
-    state = answers.touch(
-        current_user.id, _device(), position=_body().get("position"), ip=request.remote_addr
-    )
+    where = answers.parse_position(_body())
+    if where is None:
+        raise refuse("bad_request", "position is required")
+    state = answers.touch(current_user.id, _device(), position=where, ip=request.remote_addr)
     return jsonify(**state)
 
 
 @bp.post("/attempt/heartbeat")
 def heartbeat():  # type: ignore[no-untyped-def]
-    payload = request.get_json(silent=True) or {}
-    where = payload.get("position") if isinstance(payload, dict) else None
+    # The body is optional (a bare heartbeat keeps the position); one that is sent is an object.
+    where = answers.parse_position(_body()) if request.get_data() else None
     state = answers.touch(
         current_user.id, _device(), position=where, heartbeat=True, ip=request.remote_addr
     )

@@ -11,10 +11,13 @@ times the database work. This WSGI layer serves the common case itself, with the
 - a live login of an active participant (the login record, as the user loader checks it);
 - a running attempt of this PC that the timer rules leave as it is
   (:func:`~cbt_server.delivery.answers.common_case`);
+- the lab boundary of the attempt's session (:func:`cbt_server.web.lab.refused_in_lane`, from
+  memory: no statement);
 - then :func:`~cbt_server.delivery.answers.save_answers`, the one save use case.
 
-Anything else (no or bad cookie or token, a login to stamp, a refusal, a malformed body, a
-duplicate, HTTPS with strict referrer checks) falls through, unchanged, to the Flask route, which
+Over https the referrer must be this host, as Flask-WTF's strict check wants. Anything else (no
+or bad cookie or token, a login to stamp or not bound to the attempt, a refusal, a malformed
+body, a duplicate, a foreign referrer) falls through, unchanged, to the Flask route, which
 answers as it always has. The lane decides before it writes; only in the rare race where the
 attempt changed between its check and the write (a proctor's pause, the deadline) can the save use
 case have moved the attempt on, as the route itself would, before the route gives the refusal.
@@ -29,8 +32,11 @@ import time
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_cookie
+from werkzeug.wsgi import get_host
 
 from cbt_server.accounts import login_sessions
 from cbt_server.db import served_work
@@ -38,6 +44,7 @@ from cbt_server.delivery import answers, snapshot
 from cbt_server.delivery.errors import DeliveryError
 from cbt_server.web.auth import DEVICE_COOKIE, LOGIN_SESSION_KEY
 from cbt_server.web.errors import RETRYABLE_DATABASE_ERRORS, database_unavailable
+from cbt_server.web.lab import refused_in_lane
 
 #: bodies larger than this go to Flask (200 saves of short answers fit easily)
 MAX_BODY = 256 * 1024
@@ -97,10 +104,8 @@ class SaveLane:
 
     def _serve(self, environ: dict, body: bytes) -> dict | None:
         """The acknowledgement, or None to let Flask answer."""
-        if environ.get("wsgi.url_scheme") == "https" and self.app.config.get(
-            "WTF_CSRF_SSL_STRICT", True
-        ):
-            return None  # Flask-WTF also checks the referrer then
+        if environ.get("wsgi.url_scheme") == "https" and not self._same_origin(environ):
+            return None  # Flask-WTF refuses it (docs/tls.md): the route gives the refusal
         cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
         try:
             session = self.sessions.loads(cookies.get(self.cookie, ""))
@@ -122,9 +127,15 @@ class SaveLane:
             found = snapshot.read_with_login(user_id, login)
             if found is None or login_sessions.touch_due(found[1]):
                 return None
-            attempt = found[0]
+            attempt, _seen, login_enrolment = found
             if not answers.common_case(attempt, device):
                 return None
+            if login_enrolment != attempt.enrolment_id:
+                # A login whose attempt runs never times out (accounts/lifetime.py); any other
+                # login's time limit is the route's to check.
+                return None
+            if refused_in_lane(environ, cookies, attempt.enrolment_id):
+                return None  # outside the session's lab boundary: the route refuses it
             try:
                 acks, state = answers.save_answers(
                     user_id, device, saves, position, environ.get("REMOTE_ADDR"), pre=attempt
@@ -132,6 +143,19 @@ class SaveLane:
             except DeliveryError:
                 return None  # nothing was written; Flask gives the refusal its words
         return answers.acknowledgement(acks, state)
+
+    def _same_origin(self, environ: dict) -> bool:
+        """Flask-WTF's check of a request over https: a referrer of this very host."""
+        if not self.app.config.get("WTF_CSRF_SSL_STRICT", True):
+            return True
+        referrer = environ.get("HTTP_REFERER")
+        if not referrer:
+            return False
+        try:
+            host = get_host(environ, self.app.config.get("TRUSTED_HOSTS"))
+        except SecurityError:
+            return False
+        return same_origin(referrer, f"https://{host}/")
 
     def _csrf_ok(self, header: str, raw: str) -> bool:
         try:

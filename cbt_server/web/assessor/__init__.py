@@ -12,7 +12,6 @@ from flask_login import current_user
 
 from cbt_server import audit
 from cbt_server.assessment import queries
-from cbt_server.db import write_transaction
 from cbt_server.models import ExamSession, db
 from cbt_server.web.guards import require_roles
 
@@ -24,8 +23,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def audited(action: str, target: str, **details: object) -> None:
     """Write the audit row of an assessor action (downloads included), in its own transaction."""
-    with write_transaction():
-        audit.record(action, actor=current_user, target=target, details=details or None)
+    audit.record_alone(action, actor=current_user, target=target, **details)
 
 
 def exam_session(session_id: int) -> ExamSession:
@@ -42,4 +40,11 @@ def index():  # type: ignore[no-untyped-def]
 
 
 # The views register themselves on ``bp``; imported last because they import ``bp``.
-from cbt_server.web.assessor import analysis, data, late, profiles, scores  # noqa: E402, F401
+from cbt_server.web.assessor import (  # noqa: E402, F401
+    analysis,
+    data,
+    integrity,
+    late,
+    profiles,
+    scores,
+)

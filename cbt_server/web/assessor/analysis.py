@@ -43,7 +43,14 @@ def _report(code: str) -> ItemAnalysisReport:
 
 @bp.get("/batteries/<code>/analysis")
 def battery_analysis(code: str):  # type: ignore[no-untyped-def]
-    return render_template("assessor/analysis.html", report=_report(code), cuts=CUTS)
+    report = _report(code)
+    # The page lists each person's standard scores: a view of personal results.
+    audited(
+        "analysis.view",
+        report.battery_code,
+        session=report.session.code if report.session else None,
+    )
+    return render_template("assessor/analysis.html", report=report, cuts=CUTS)
 
 
 @bp.get("/sessions/<int:session_id>/analysis")

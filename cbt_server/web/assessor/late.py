@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from cbt_server.delivery import late
-from cbt_server.web.assessor import bp, exam_session
+from cbt_server.web.assessor import audited, bp, exam_session
 
 
 class DecisionForm(FlaskForm):
@@ -18,6 +18,7 @@ class DecisionForm(FlaskForm):
 @bp.get("/sessions/<int:session_id>/late-answers")
 def late_answers(session_id: int):  # type: ignore[no-untyped-def]
     session = exam_session(session_id)
+    audited("late_answers.view", session.code)
     return render_template(
         "assessor/late.html",
         session=session,

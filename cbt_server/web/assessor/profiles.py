@@ -31,7 +31,9 @@ def person_profile(user_id: int):  # type: ignore[no-untyped-def]
 def session_profiles(session_id: int):  # type: ignore[no-untyped-def]
     session = exam_session(session_id)
     views = profiles.session_profiles(session, _scale())
-    audited("profile.print_all", session.code, people=len(views))
+    audited(
+        "profile.print_all", session.code, people=len(views), user_ids=[v.user_id for v in views]
+    )
     return render_template("assessor/profiles.html", session=session, profiles=views)
 
 

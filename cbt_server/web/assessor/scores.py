@@ -31,7 +31,9 @@ def _battery_sheet(code: str) -> ScoreSheet:
 
 @bp.get("/sessions/<int:session_id>/scores")
 def session_scores(session_id: int):  # type: ignore[no-untyped-def]
-    sheet = session_sheet(exam_session(session_id))
+    session = exam_session(session_id)
+    sheet = session_sheet(session)
+    audited("scores.view", sheet.filename, session=session.code, digest=sheet.digest)
     links = _links("assessor.session_scores", session_id=session_id)
     return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
 
@@ -39,6 +41,7 @@ def session_scores(session_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/batteries/<code>/scores")
 def battery_scores(code: str):  # type: ignore[no-untyped-def]
     sheet = _battery_sheet(code)
+    audited("scores.view", sheet.filename, battery=code, digest=sheet.digest)
     links = _links("assessor.battery_scores", code=code)
     return render_template("assessor/scores.html", sheet=sheet, rows=list(sheet.rows), links=links)
 
@@ -82,23 +85,28 @@ def battery_scores_xlsx(code: str):  # type: ignore[no-untyped-def]
 
 def _send_csv(sheet: ScoreSheet) -> Response:
     style = download_style()
-    audited("download.scores.csv", sheet.filename, csv=style.code)
+    audited("download.scores.csv", sheet.filename, csv=style.code, digest=sheet.digest)
     body = csv_stream([c.label for c in sheet.columns], sheet.rows, style)
     return Response(
         stream_with_context(body),
         mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{sheet.filename}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{sheet.filename}.csv"',
+            # A CSV has no place for it that every reader skips: the digest travels beside it
+            # (and in the audit row).
+            "X-Results-Digest": sheet.digest,
+        },
     )
 
 
 def _send_xlsx(sheet: ScoreSheet) -> Response:
-    audited("download.scores.xlsx", sheet.filename)
+    audited("download.scores.xlsx", sheet.filename, digest=sheet.digest)
     data = xlsx_file(
         sheet.title,
         [c.label for c in sheet.columns],
         [c.kind for c in sheet.columns],
         sheet.rows,
-        subtitle=sheet.subtitle,
+        subtitle=sheet.file_subtitle,
         frozen_columns=sheet.key_columns,
     )
     return send_file(

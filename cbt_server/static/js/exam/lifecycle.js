@@ -175,6 +175,7 @@ export class LifecycleMethods {
         break;
       case "other_device":
       case "not_logged_in":
+      case "login_expired":
       case "login_ended": // a proctor's reset: the exam goes on on another PC
       case "no_attempt":
         this.halt(error.serverMessage);
@@ -200,6 +201,7 @@ export class LifecycleMethods {
         return (await this.reload()) ? "retry" : "backoff";
       case "other_device":
       case "not_logged_in":
+      case "login_expired":
       case "login_ended": // a proctor's reset: the exam goes on on another PC
       case "no_attempt":
       case "unexpected_response":

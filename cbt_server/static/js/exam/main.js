@@ -321,8 +321,10 @@ class Exam {
   // ---- attempt data -------------------------------------------------------------------------
 
   applyAttempt(attempt, initial) {
-    this.items = [...attempt.items].sort((a, b) => a.position - b.position);
+    // Nothing shown yet (a load while paused): the next attempt with items places the page anew.
+    const fresh = initial || !this.hasContent();
     this.sections = [...(attempt.sections || [])].sort((a, b) => a.index - b.index);
+    this.items = this.itemsOf(attempt);
     this.byPos = new Map(this.items.map((item) => [item.position, item]));
     this.sectionByIndex = new Map(this.sections.map((s) => [s.index, s]));
     // What to show per item: the newest by seq of the server's answer, this page's own
@@ -357,12 +359,19 @@ class Exam {
       this.navButtons = view.buildNavigator($("navigator"), this.sections, this.items, this.S, (p) => this.go(p));
     }
     if (this.finished) return;
-    let target = initial ? Number(attempt.current_position) || 0 : this.pos;
+    let target = fresh ? Number(attempt.current_position) || 0 : this.pos;
+    if (!this.hasContent()) {
+      // Paused before this page held any item: wait (under the pause cover) for the server to
+      // send them on resume, keeping the server's position for the heartbeat to report.
+      this.pos = target;
+      this.setView("loading");
+      return;
+    }
     if (!this.reachable(target)) target = this.firstReachable(target);
     if (target == null) {
       this.showReview();
-    } else if (initial || target !== this.pos || this.view === "loading") {
-      this.go(target, { report: !initial && target !== this.pos });
+    } else if (fresh || target !== this.pos || this.view === "loading") {
+      this.go(target, { report: !fresh && target !== this.pos });
     } else if (this.view === "review") {
       this.showReview();
     } else if (this.view === "instructions") {
@@ -370,6 +379,31 @@ class Exam {
     } else {
       this.refresh();
     }
+  }
+
+  /**
+   * The page's item list: every position of every section the server describes. The server
+   * sends the items of the sections opened so far and none while the attempt is paused
+   * (docs/delivery.md, "What the page is sent when"), so the items this page already holds
+   * stay, and any other position is a placeholder ({position, section, withheld}) that the
+   * navigator, the review and the counts include but that cannot be opened.
+   */
+  itemsOf(attempt) {
+    const byPos = new Map();
+    for (const item of this.items) if (!item.withheld) byPos.set(item.position, item);
+    for (const item of attempt.items || []) byPos.set(item.position, item);
+    for (const section of this.sections) {
+      const first = Number(section.first_position) || 0;
+      const count = Number(section.count) || 0;
+      for (let position = first; position < first + count; position += 1) {
+        if (!byPos.has(position)) byPos.set(position, { position, section: section.index, withheld: true });
+      }
+    }
+    return [...byPos.values()].sort((a, b) => a.position - b.position);
+  }
+
+  hasContent() {
+    return this.items.some((item) => !item.withheld);
   }
 
   reload() {
@@ -408,7 +442,8 @@ class Exam {
   }
 
   reachable(position) {
-    if (!this.byPos.has(position)) return false;
+    const item = this.byPos.get(position);
+    if (!item || item.withheld) return false;
     const section = this.section(position);
     return !section || section.state === "open";
   }
@@ -497,7 +532,7 @@ class Exam {
 
   showItem() {
     const item = this.byPos.get(this.pos);
-    if (!item) return;
+    if (!item || item.withheld) return;
     view.renderItem({
       item,
       section: this.section(this.pos),
