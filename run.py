@@ -50,6 +50,10 @@ def serve(args: argparse.Namespace) -> int:
         print("--certfile and --keyfile go together (docs/tls.md)", file=sys.stderr)
         return 2
     python = ensure_env(".venv", "")
+    # A clone gives instance/ git's 0755; the database and the secret key live there, so the
+    # quick start closes it to the server's user (docs/operations.md, "Files and permissions").
+    (ROOT / "instance").mkdir(mode=0o700, exist_ok=True)
+    (ROOT / "instance").chmod(0o700)
     print("== bringing the database to the current schema", flush=True)
     flask(python, "db", "upgrade")
     print("== importing question banks", flush=True)

@@ -14,6 +14,7 @@ import pytest
 from cbt_server import create_app
 from cbt_server.db import write_transaction
 from cbt_server.models import db
+from cbt_server.sessions import lab as lab_settings
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def test_a_fresh_instance_is_private(
             db.session.execute(db.text("UPDATE users SET active = active WHERE 0"))
         assert db.session.execute(db.text("PRAGMA journal_mode")).scalar() == "wal"
         assert app.test_client().get("/login").status_code == 200
+        lab_settings.forget()  # what a change of a session's lab boundary does
         database = instance / "cbt.sqlite3"
         made = {
             "instance": instance,
@@ -53,6 +55,7 @@ def test_a_fresh_instance_is_private(
             "writelock": Path(f"{database}.writelock"),
             "secret_key": instance / "secret_key",
             "throttle": instance / "throttle.bin",
+            "lab_boundary": instance / "lab-boundary.version",
         }
         for name, path in made.items():
             assert path.exists(), f"{name} was not created: {path}"

@@ -256,7 +256,10 @@ def forget() -> None:
     try:
         holder.version_path.parent.mkdir(parents=True, exist_ok=True)
         spare = holder.version_path.with_name(f"{VERSION_FILE}.{os.getpid()}.tmp")
-        spare.write_text(f"{time.time_ns()}\n")
+        # the server's own file, like every other one in the instance folder (0600)
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(f"{time.time_ns()}\n")
         os.replace(spare, holder.version_path)
     except OSError:
         log.exception(
