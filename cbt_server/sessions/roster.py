@@ -2,11 +2,12 @@
 
 Columns (header names in Indonesian or English, any order, case-insensitive):
 ``NIP``, ``Nama``/``Name``, ``Jabatan``/``Position`` (code or name from the job standards, in
-any case), ``Unit``/``Unit Kerja``, ``Kursi``/``Seat``/``PC`` (optional).
+any case and spacing), ``Unit``/``Unit Kerja``, ``Kursi``/``Seat``/``PC`` (optional).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,10 +47,42 @@ NIP_PATTERN = re.compile(r"^\d{18}$")
 NIP_AS_NUMBER = re.compile(r"^\d(\.\d+)?e\+\d+$", re.IGNORECASE)
 
 
+#: up to this many positions, an unknown position's message lists them all
+POSITIONS_LISTED = 10
+#: where the full list of positions is, for the message when there are more
+POSITIONS_SOURCE = "standar jabatan bank soal (folder standards/)"
+
 NIP_AS_NUMBER_MESSAGE = (
     "NIP tersimpan sebagai angka sehingga digit terakhirnya hilang (Excel hanya menyimpan "
     "15 digit); ubah format kolom NIP menjadi Teks lalu ketik ulang NIP-nya"
 )
+
+
+def _key(text: str) -> str:
+    """How a position is compared: case ignored, runs of spaces as one."""
+    return " ".join(text.split()).casefold()
+
+
+def _valid_positions(position: str, positions: Mapping[str, str]) -> str:
+    """The known positions as ``Name (CODE)``: all of them if few, else the closest first."""
+    if not positions:
+        return "belum ada standar jabatan; impor bank soal lebih dulu"
+    keys = {_key(name): code for code, name in positions.items()}
+    keys.update({_key(code): code for code in positions})
+    closest = difflib.get_close_matches(_key(position), keys, n=POSITIONS_LISTED, cutoff=0.6)
+    order = list(dict.fromkeys(keys[key] for key in closest))
+    order += sorted(
+        (code for code in positions if code not in order), key=lambda c: _key(positions[c])
+    )
+    shown = ", ".join(f"{positions[code]} ({code})" for code in order[:POSITIONS_LISTED])
+    if len(order) <= POSITIONS_LISTED:
+        return f"jabatan yang dikenal: {shown}"
+    rest = len(order) - POSITIONS_LISTED
+    order_said = "paling mirip lebih dulu" if closest else "urut abjad"
+    return (
+        f"jabatan yang dikenal ({order_said}): {shown} … dan {rest} lainnya; "
+        f"daftar lengkap di {POSITIONS_SOURCE}"
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +112,9 @@ def parse_roster(
             RosterProblem(p.row, COLUMN_LABELS.get(p.column or "", p.column), p.message)
             for p in problems
         ]
-    by_code = {code.upper(): code for code in positions}
-    by_name = {name.strip().lower(): code for code, name in positions.items()}
+    by_key = {_key(name): code for code, name in positions.items()}
+    by_key.update({_key(code): code for code in positions})  # a code wins over a same name
+    unknown_first: dict[str, int] = {}  # an unknown position → the row whose message lists
     seen_nip: dict[str, int] = {nip: 0 for nip in existing_nips}
     seen_seat: dict[str, int] = {}
     result = []
@@ -100,11 +134,17 @@ def parse_roster(
         if not cell["name"]:
             problems.append(RosterProblem(number, "Nama", "nama kosong"))
         position = cell["position"]
-        code = by_code.get(position.upper()) or by_name.get(position.lower())
+        code = by_key.get(_key(position))
         if code is None:
+            first = unknown_first.setdefault(_key(position), number)
+            hint = (
+                _valid_positions(position, positions)
+                if first == number
+                else f"lihat baris {first} untuk jabatan yang dikenal"
+            )
             problems.append(
                 RosterProblem(
-                    number, "Jabatan", f"jabatan {position!r} tidak ada di standar jabatan"
+                    number, "Jabatan", f"jabatan {position!r} tidak ada di standar jabatan; {hint}"
                 )
             )
         if not cell["unit"]:
