@@ -42,6 +42,7 @@ def index():  # type: ignore[no-untyped-def]
 # The views register themselves on ``bp``; imported last because they import ``bp``.
 from cbt_server.web.assessor import (  # noqa: E402, F401
     analysis,
+    audit_log,
     data,
     integrity,
     late,
