@@ -87,6 +87,12 @@ def _refusals(codes: tuple[str, ...]) -> dict[str, Any]:
     return responses
 
 
+def _saves_body(items: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A request body of 1 to MAX_SAVES_PER_REQUEST saves (answers, or late answers)."""
+    saves = {"type": "array", "minItems": 1, "maxItems": MAX_SAVES_PER_REQUEST, "items": items}
+    return {"type": "object", "required": ["saves"], "properties": {"saves": saves, **more}}
+
+
 def _operation(
     summary: str,
     ok: dict[str, Any],
@@ -196,19 +202,7 @@ PATHS: dict[str, Any] = {
             "section_closed",
             "attempt_paused",
         ),
-        body={
-            "type": "object",
-            "required": ["saves"],
-            "properties": {
-                "saves": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_SAVES_PER_REQUEST,
-                    "items": _SAVE,
-                },
-                "position": _WHERE,
-            },
-        },
+        body=_saves_body(_SAVE, position=_WHERE),
     ),
     "/api/v1/attempt/position": _operation(
         "Report the item on screen (a resume opens there)",
@@ -277,25 +271,16 @@ PATHS: dict[str, Any] = {
             },
         },
         (*_THE_ATTEMPT, "late_answers_full"),
-        body={
-            "type": "object",
-            "required": ["saves"],
-            "properties": {
-                "saves": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_SAVES_PER_REQUEST,
-                    # A malformed entry is named in `invalid`, not refused with the rest: the
-                    # valid ones must not wait behind an entry the page cannot repair.
-                    "items": {
-                        "anyOf": [
-                            {"$ref": "#/components/schemas/LateSave"},
-                            {"description": "anything else: reported in `invalid`"},
-                        ]
-                    },
-                }
-            },
-        },
+        # A malformed entry is named in `invalid`, not refused with the rest: the valid ones
+        # must not wait behind an entry the page cannot repair.
+        body=_saves_body(
+            {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/LateSave"},
+                    {"description": "anything else: reported in `invalid`"},
+                ]
+            }
+        ),
     ),
     "/api/v1/attempt/sections/{index}/finish": _operation(
         "Close the open section early and open the next one",
