@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from flask.testing import FlaskClient
@@ -37,3 +38,25 @@ def audit_count(app, action: str | None = None) -> int:  # type: ignore[no-untyp
         query = query.where(AuditEntry.action == action)
     with app.app_context():
         return db.session.scalar(query) or 0
+
+
+def problems_table(page: str, testid: str = "roster-problems") -> list[tuple[str, ...]]:
+    """(row, column, message) from a page's table of refused rows (roster or data import)."""
+    table = re.search(rf'data-testid="{testid}".*?</table>', page, re.S)
+    assert table, "no problems table in the page"
+    return [
+        tuple(html.unescape(cell) for cell in row)
+        for row in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table[0])
+    ]
+
+
+def enrolled_count(app, session_id: int) -> int:  # type: ignore[no-untyped-def]
+    """How many people are on a session's roster."""
+    from sqlalchemy import func, select
+
+    from cbt_server.models import Enrolment, db
+
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).select_from(Enrolment).where(Enrolment.session_id == session_id)
+        )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import html
 import io
 import re
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from cbt_server.models import Enrolment, Position, User, db
+from cbt_server.models import Position, User, db
 from cbt_server.sessions.roster import parse_roster
 from cbt_server.tabular import read_table
 from tests.builders import make_session
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, enrolled_count, login, problems_table
 
 NIPS = ("198703152010012001", "199001202015031002", "198512312009121003")
 
@@ -42,22 +41,6 @@ def _upload(client: FlaskClient, session_id: int, text: str):  # type: ignore[no
     )
 
 
-def _problems(page: str) -> list[tuple[str, str, str]]:
-    table = re.search(r'data-testid="roster-problems".*?</table>', page, re.S)
-    assert table, "no problems table in the page"
-    return [
-        tuple(html.unescape(cell) for cell in row)
-        for row in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table[0])
-    ]
-
-
-def _enrolled(app: Flask, session_id: int) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.count()).select_from(Enrolment).where(Enrolment.session_id == session_id)
-        )
-
-
 def _roster(*lines: str) -> str:
     return "NIP;Nama;Jabatan;Unit Kerja\n" + "".join(f"{line}\n" for line in lines)
 
@@ -72,13 +55,13 @@ def test_unknown_position_names_the_row_and_lists_the_valid_positions(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Daftar peserta ditolak: tidak ada yang diimpor." in page
-    [(row, column, message)] = _problems(page)
+    [(row, column, message)] = problems_table(page)
     assert (row, column) == ("3", "Jabatan")
     assert message.startswith("jabatan 'Kepala Seksi' tidak ada di standar jabatan")
     assert "Penguji Ahli (JF-UJ)" in message, message
     assert "lainnya" not in message  # one position: all of it is listed
     # All or nothing: not even the good row was imported.
-    assert _enrolled(app, lab.id) == 0
+    assert enrolled_count(app, lab.id) == 0
     with app.app_context():
         assert db.session.scalar(select(User.id).where(User.nip == NIPS[0])) is None
 
@@ -97,13 +80,13 @@ def test_many_positions_closest_first_then_how_many_more(app: Flask, lab, procto
         db.session.commit()
     response = _upload(proctor, lab.id, _roster(f"{NIPS[0]};Siti;Kepala  Seksi;Umum"))
     assert response.status_code == 422
-    [(row, column, message)] = _problems(response.get_data(as_text=True))
+    [(row, column, message)] = problems_table(response.get_data(as_text=True))
     assert (row, column) == ("2", "Jabatan")
     listed = message.split("tidak ada di standar jabatan", 1)[1]
     assert listed.index("Kepala Seksi Umum (KASI)") < listed.index("Jabatan Pelaksana")
     assert re.search(r"… dan \d+ lainnya", message), message
     assert "standards/" in message  # where the full list is
-    assert _enrolled(app, lab.id) == 0
+    assert enrolled_count(app, lab.id) == 0
 
 
 def test_position_case_and_spaces_are_forgiven_and_stored_canonically(
@@ -113,7 +96,7 @@ def test_position_case_and_spaces_are_forgiven_and_stored_canonically(
 ):
     body = _roster(f"{NIPS[0]};Siti;  penguji   AHLI ;Tim Mutu I", f"{NIPS[1]};Budi;jf-uj;Umum")
     response = _upload(proctor, lab.id, body)
-    assert response.status_code == 302, _problems(response.get_data(as_text=True))
+    assert response.status_code == 302, problems_table(response.get_data(as_text=True))
     with app.app_context():
         codes = db.session.scalars(select(User.position_code).where(User.nip.in_(NIPS))).all()
     assert codes == ["JF-UJ", "JF-UJ"]

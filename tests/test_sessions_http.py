@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from cbt_server.accounts.service import create_user
 from cbt_server.models import AuditEntry, Enrolment, ExamSession, SessionProctor, User, db
 from tests.builders import make_session
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, login, problems_table
 
 NIPS = ("198703152010012001", "199001202015031002", "198512312009121003")
 GOOD_CSV = (
@@ -183,16 +183,6 @@ def _xlsx(rows: list[list[object]]) -> bytes:
     return buffer.getvalue()
 
 
-def _problems(page: str) -> list[tuple[str, str, str]]:
-    """(row, column, message) from the problems table of the session page."""
-    table = re.search(r'data-testid="roster-problems".*?</table>', page, re.S)
-    assert table, "no problems table in the page"
-    return [
-        tuple(html.unescape(cell) for cell in row)
-        for row in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table[0])
-    ]
-
-
 def _roster(app: Flask, session_id: int) -> list[tuple[str, str, str, str | None, str | None]]:
     with app.app_context():
         return [
@@ -242,7 +232,7 @@ def test_good_csv_roster_creates_participants_with_logins(app: Flask, world, adm
     assert _roster(app, world.id)[-1][-1] == "S-RST-004"
     again = _upload(admin, world.id, "ulang.csv", GOOD_CSV.encode())
     assert again.status_code == 422
-    assert _problems(again.get_data(as_text=True))[0] == (
+    assert problems_table(again.get_data(as_text=True))[0] == (
         "2",
         "NIP",
         f"NIP {NIPS[0]} ganda (sudah ada di peserta sesi ini)",
@@ -311,7 +301,7 @@ def test_bad_csv_imports_nothing_and_names_row_column_problem(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Daftar peserta ditolak: tidak ada yang diimpor." in page
-    found = _problems(page)
+    found = problems_table(page)
     assert len(found) == 1, found
     row, column, message = found[0]
     assert (row, column) == problem[:2] and message.startswith(problem[2]), found
@@ -364,7 +354,7 @@ def test_bad_xlsx_imports_nothing_and_names_row_column_problem(
 ):
     response = _upload(admin, world.id, "peserta.xlsx", _xlsx(rows))
     assert response.status_code == 422
-    found = _problems(response.get_data(as_text=True))
+    found = problems_table(response.get_data(as_text=True))
     assert len(found) == 1, found
     row, column, message = found[0]
     assert (row, column) == problem[:2] and message.startswith(problem[2]), found
@@ -378,7 +368,7 @@ def test_a_damaged_or_foreign_file_is_refused_with_a_message(app: Flask, world, 
     ]:
         response = _upload(admin, world.id, name, data)
         assert response.status_code == 422
-        [(_row, _column, message)] = _problems(response.get_data(as_text=True))
+        [(_row, _column, message)] = problems_table(response.get_data(as_text=True))
         assert text in message
     assert _roster(app, world.id) == []
 
@@ -390,7 +380,7 @@ def test_a_nip_of_a_staff_account_is_a_row_problem(app: Flask, world, admin):  #
         db.session.commit()
     response = _upload(admin, world.id, "peserta.csv", GOOD_CSV.encode())
     assert response.status_code == 422
-    assert _problems(response.get_data(as_text=True)) == [
+    assert problems_table(response.get_data(as_text=True)) == [
         ("3", "NIP", f"NIP {NIPS[1]} milik akun yang bukan peserta")
     ]
     assert _roster(app, world.id) == []

@@ -10,7 +10,6 @@ spreadsheet would run gets a leading apostrophe and is written as a string; numb
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 import time
@@ -30,7 +29,7 @@ from cbt_server.db import write_transaction
 from cbt_server.models import AuditEntry, CompetencyRating, Enrolment, User, db
 from cbt_server.tabular import TableError, read_table
 from tests.builders import RIGHT, finish, upload, xlsx_bytes
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, enrolled_count, login, problems_table
 
 GOOD_NIP = "198703152010012001"
 ROSTER = [["NIP", "Nama", "Jabatan", "Unit Kerja"], [GOOD_NIP, "Siti Nurhaliza", "JF-UJ", "Mutu"]]
@@ -183,22 +182,6 @@ def _roster_upload(client: FlaskClient, session_id: int, filename: str, data: by
     return response
 
 
-def _problems(page: str, testid: str) -> list[tuple[str, ...]]:
-    table = re.search(rf'data-testid="{testid}".*?</table>', page, re.S)
-    assert table, "no problems table in the page"
-    return [
-        tuple(html.unescape(cell) for cell in row)
-        for row in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table[0])
-    ]
-
-
-def _enrolled(app: Flask, session_id: int) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.count()).select_from(Enrolment).where(Enrolment.session_id == session_id)
-        )
-
-
 @pytest.fixture
 def proctor(app: Flask, lab) -> FlaskClient:  # type: ignore[no-untyped-def]
     client = app.test_client()
@@ -207,7 +190,7 @@ def proctor(app: Flask, lab) -> FlaskClient:  # type: ignore[no-untyped-def]
 
 
 def test_hostile_roster_files_are_refused_and_change_nothing(app: Flask, lab, proctor):  # type: ignore[no-untyped-def]
-    before = _enrolled(app, lab.id)
+    before = enrolled_count(app, lab.id)
     cases = {
         "dimensi.xlsx": (dimension_bomb(), ("1048576", "AMJ")),
         "bom.xlsx": (zip_bomb(), ("—", "—")),
@@ -218,13 +201,13 @@ def test_hostile_roster_files_are_refused_and_change_nothing(app: Flask, lab, pr
         assert response.status_code == 422, filename
         page = response.get_data(as_text=True)
         assert "tidak ada yang diimpor" in page
-        [(shown_row, shown_column, message)] = _problems(page, "roster-problems")
+        [(shown_row, shown_column, message)] = problems_table(page, "roster-problems")
         assert (shown_row, shown_column) == (row, column), message
-        assert _enrolled(app, lab.id) == before
+        assert enrolled_count(app, lab.id) == before
     # The same roster without the far cell is taken as it is: the claimed size is ignored.
     data = _rewrite_sheet(xlsx_bytes(ROSTER), _claimed_dimension)
     assert _roster_upload(proctor, lab.id, "peserta.xlsx", data).status_code == 302
-    assert _enrolled(app, lab.id) == before + 1
+    assert enrolled_count(app, lab.id) == before + 1
 
 
 def test_hostile_outside_data_files_are_refused_and_change_nothing(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
@@ -238,7 +221,7 @@ def test_hostile_outside_data_files_are_refused_and_change_nothing(app: Flask, l
         assert response.status_code == 422
         page = response.get_data(as_text=True)
         assert "tidak ada yang diimpor" in page
-        [(row, column, _message)] = _problems(page, "import-problems")
+        [(row, column, _message)] = problems_table(page, "import-problems")
         assert (row, column) == ("1048576", "AMJ")
     response = upload(assessor, "self", "nilai.xlsx", zip_bomb())
     assert response.status_code == 422 and "MB" in response.get_data(as_text=True)
