@@ -237,6 +237,19 @@ def stampede(base: str, roster: Roster, args: argparse.Namespace) -> tuple[list[
     requests = len(result.samples)
     static = sum(1 for s in result.samples if s.kind == "static")
     print(f"  stampede: {requests} requests ({static} static files), {reached} at their item")
+    # Where the time goes, per kind of request: the client's latency and the server's own time.
+    kinds: dict[str, list[Sample]] = {}
+    for sample in result.samples:
+        kinds.setdefault(sample.kind, []).append(sample)
+    for kind, samples in sorted(kinds.items(), key=lambda kv: -sum(s.ms for s in kv[1])):
+        waited = [s.ms for s in samples]
+        served = [s.server_ms for s in samples if s.server_ms is not None]
+        line = f"    {kind:<14} {len(samples):>6}  client p50 {percentile(waited, 0.5):7.0f} ms"
+        line += f"  p99 {percentile(waited, 0.99):7.0f} ms"
+        if served:
+            line += f"  server p50 {percentile(served, 0.5):6.1f} ms"
+            line += f"  p99 {percentile(served, 0.99):6.1f} ms  sum {sum(served) / 1000:6.1f} s"
+        print(line)
     return [row], result
 
 

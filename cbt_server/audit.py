@@ -10,7 +10,7 @@ are written just before it commits, one advance for all of them, from the scores
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +20,15 @@ from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.models import AttemptScore, AuditEntry, ChainHead, ScoreSeal, User, db
 
+
+class Actor(NamedTuple):
+    """Who acts, as the audit row names them: for a caller that must not touch a loaded
+    ``User`` inside its write turn (a commit expired it; reading it again is a statement)."""
+
+    id: int
+    username: str
+
+
 AUDIT_CHAIN = "audit"
 SCORES_CHAIN = "scores"
 _PENDING_SEALS = "cbt_pending_score_seals"
@@ -28,7 +37,7 @@ _PENDING_SEALS = "cbt_pending_score_seals"
 def record(
     action: str,
     *,
-    actor: User | None = None,
+    actor: User | Actor | None = None,
     actor_label: str | None = None,
     target: str | None = None,
     reason: str | None = None,

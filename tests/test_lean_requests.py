@@ -121,3 +121,56 @@ def test_a_last_seen_stamp_alone_does_not_move_the_seat_for_the_monitor(
     assert person.post("/heartbeat", {"position": item["position"]}).status_code == 200
     back, _ = stamp()
     assert back == clock.now()
+
+
+@pytest.fixture
+def turn_log(app: Flask) -> Iterator[list[str]]:
+    """Every statement sent while a write transaction is open, transaction control aside."""
+    from cbt_server.db import in_write_transaction
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if in_write_transaction() and not statement.lstrip().upper().startswith(
+            TRANSACTION_CONTROL
+        ):
+            seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_starting_an_attempt_holds_the_write_turn_for_plain_inserts_only(
+    app: Flask, lab, turn_log
+) -> None:  # type: ignore[no-untyped-def]
+    person = Participant(app, *lab.participants[0])
+    assert person.login().status_code == 302
+    assert person.enter_token(lab.token).status_code == 302
+    page = person.client.get("/exam/confirm")
+    from tests.helpers import csrf_token
+
+    turn_log.clear()
+    started = person.client.post(
+        "/exam/confirm", data={"csrf_token": csrf_token(page.get_data(as_text=True))}
+    )
+    assert started.status_code == 302 and started.headers["Location"].endswith("/exam/take")
+    # One check that the enrolment has no attempt yet, the attempt, its sections, items, blank
+    # answers and start event, and the login's binding to the enrolment; no re-read of rows
+    # the request already holds, no assembly work in between.
+    assert len(turn_log) <= 7, "\n".join(turn_log)
+    assert [s.split()[0] for s in turn_log].count("SELECT") == 1, turn_log
+    assert person.attempt()["state"] == "in_progress"
+
+
+def test_a_login_holds_the_write_turn_for_its_record_and_audit_row_only(
+    app: Flask, lab, turn_log
+) -> None:  # type: ignore[no-untyped-def]
+    person = Participant(app, *lab.participants[0])
+    assert person.login().status_code == 302
+    # the login record, the audit row and the audit chain's head (two updates); the account has
+    # no failed logins to clear and the user is not read again
+    assert len(turn_log) <= 4, "\n".join(turn_log)
+    assert not any(s.startswith("SELECT") or "rate_counters" in s for s in turn_log), turn_log

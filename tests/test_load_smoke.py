@@ -27,23 +27,21 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bench.generated_bank import write_bank_folder
 from tests.conftest import _PG_URL, DATABASE_KINDS
 from tests.lab_client import (
     Lab,
     LabResult,
     Roster,
+    ServedLab,
     check_ledger,
     format_counts,
-    seed_lab,
+    served_lab,
     summarise,
 )
-from tests.live import flask_command, fresh_database, gunicorn, server_env
 
 pytestmark = pytest.mark.db
 
@@ -55,40 +53,19 @@ HEARTBEAT_EVERY = 5.0
 SECRET = "load-smoke-secret"
 
 
-@dataclass
-class LabServer:
-    url: str
-    database_url: str
-    roster: Roster
-    log: Path
-
-
 @pytest.fixture(params=DATABASE_KINDS)
-def lab_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LabServer]:
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    with fresh_database(request.param, instance, _PG_URL) as database_url:
-        env = server_env(instance, database_url, SECRET, CBT_LOGIN_SEEN_SECONDS="5")
-        flask_command(env, "db", "upgrade")
-        battery = write_bank_folder(tmp_path / "qb")
-        flask_command(env, "banks", "import", str(tmp_path / "qb"))
-        roster = _seed(database_url, instance, battery)
-        log = tmp_path / "gunicorn.log"
-        with gunicorn(env, log, workers=3) as url:
-            yield LabServer(url, database_url, roster, log)
-
-
-def _seed(database_url: str, instance: Path, battery: str) -> Roster:
-    from cbt_server import create_app
-    from cbt_server.models import db
-
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": instance, "SECRET_KEY": SECRET}
-    )
-    roster = seed_lab(app, battery=battery, participants=PARTICIPANTS, code="S-SMOKE")
-    with app.app_context():
-        db.engine.dispose()
-    return roster
+def lab_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServedLab]:
+    with served_lab(
+        request.param,
+        tmp_path,
+        _PG_URL,
+        participants=PARTICIPANTS,
+        code="S-SMOKE",
+        secret=SECRET,
+        workers=3,
+        CBT_LOGIN_SEEN_SECONDS="5",
+    ) as served:
+        yield served
 
 
 async def _run(url: str, roster: Roster) -> LabResult:
@@ -111,7 +88,7 @@ def _server_errors(log: Path, limit: int = 8) -> list[str]:
     return seen[:limit]
 
 
-def test_fifty_pcs_at_once_lose_no_answer(lab_server: LabServer) -> None:
+def test_fifty_pcs_at_once_lose_no_answer(lab_server: ServedLab) -> None:
     # In a thread of its own: after the browser tests, Playwright's loop may own this thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
         result = pool.submit(asyncio.run, _run(lab_server.url, lab_server.roster)).result()

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from cbt_server.commit_group import CommitGroup, Job
 from cbt_server.db import WriterQueue, WriterQueueTimeout
-from cbt_server.delivery.commit_group import CommitGroup, Job
 from cbt_server.models import db
 
 

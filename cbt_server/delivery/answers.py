@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, or_, select, update
 
+from cbt_server import commit_group
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, commit_group, frozen, lifecycle, presence, snapshot
+from cbt_server.delivery import clockwork, frozen, lifecycle, presence, snapshot
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.service import device_hash, load_for_update

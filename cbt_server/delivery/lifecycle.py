@@ -238,24 +238,18 @@ def _moved(
     return after
 
 
-def start(attempt: Attempt, definition: dict, at: datetime) -> None:
+def start(attempt: Attempt, definition: dict, at: datetime) -> dict:
     """The participant starts: the attempt's clock and its first section start at ``at``
-    (instructions included, docs/delivery.md "Time"). Adds and flushes the new attempt."""
+    (instructions included, docs/delivery.md "Time"). Works on a new attempt not yet stored
+    (the caller inserts it, with its sections, in one write turn) and returns the values of its
+    event row (all but ``attempt_id``)."""
     next_state(None, Move.START)
     attempt.state = S.IN_PROGRESS.value
     attempt.started_at = at
     attempt.deadline_at = at + timedelta(minutes=int(definition["time_limit_minutes"]))
+    attempt.updated_at = at
     clockwork.start_section(attempt, 0, at, clockwork.section_limits(definition))
-    db.session.add(attempt)
-    db.session.flush()
-    db.session.add(
-        AttemptEvent(
-            attempt_id=attempt.id,
-            kind=EVENT_KINDS[Move.START],
-            at=at,
-            detail=PARTICIPANT.detail(),
-        )
-    )
+    return {"kind": EVENT_KINDS[Move.START], "at": at, "detail": PARTICIPANT.detail()}
 
 
 def finish_section(

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, defer, joinedload
 
+from cbt_server import commit_group
 from cbt_server.accounts import login_sessions
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
@@ -29,6 +30,7 @@ from cbt_server.delivery.lifecycle import FINISHED, RUNNING, AttemptState
 from cbt_server.limits import budgets
 from cbt_server.models import (
     Attempt,
+    AttemptEvent,
     AttemptItem,
     AttemptSection,
     BatteryVersion,
@@ -65,6 +67,9 @@ def _entries(user_id: int) -> list[Entry]:
     """Every enrolment of the person with its session, battery and attempt, earliest first."""
     rows = db.session.execute(
         select(Enrolment, ExamSession, BatteryVersion, Attempt)
+        # The definition is a large JSON document read on every exam page: frozen.definition()
+        # keeps it decoded per process instead.
+        .options(defer(BatteryVersion.definition), defer(BatteryVersion.source_path))
         .join(ExamSession, ExamSession.id == Enrolment.session_id)
         .join(BatteryVersion, BatteryVersion.id == ExamSession.battery_version_id)
         .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
@@ -195,6 +200,7 @@ def start_or_resume(
     *,
     enrolment_id: int | None = None,
     login_id: str | None = None,
+    entry: Entry | None = None,
 ) -> tuple[int, str]:
     """Start the participant's attempt (assembling and freezing it) or resume it on this PC.
 
@@ -204,9 +210,31 @@ def start_or_resume(
     the PC had none). Call only after :func:`check_token` accepted the token.
 
     A new attempt starts only inside the session's window (:func:`window_refusal`), however long
-    ago the token was accepted; resuming one that runs is always allowed.
+    ago the token was accepted; resuming one that runs is always allowed. ``entry`` is
+    :func:`current_enrolment` for ``enrolment_id`` when the caller has just read it.
     """
     token = device_token or new_device_token()
+    # A new attempt, the common case when a room starts together: everything that is only read
+    # or computed (the enrolment, the window, the draw) happens before the write turn, which then
+    # holds a handful of plain inserts (docs/benchmarks.md, "The way in").
+    if entry is None:
+        entry = current_enrolment(user_id, enrolment_id=enrolment_id)
+    if entry.enrolment is None or entry.battery is None:
+        raise refuse("not_enrolled")
+    if entry.attempt is None:
+        outside = window_refusal(entry.session, now())  # type: ignore[arg-type]
+        if outside is not None:
+            raise outside
+        started = _start_new(user_id, entry, token, ip, login_id)
+        if started is not None:
+            return started, token
+    return _resume(user_id, token, ip, enrolment_id=enrolment_id, login_id=login_id), token
+
+
+def _resume(
+    user_id: int, token: str, ip: str | None, *, enrolment_id: int | None, login_id: str | None
+) -> int:
+    """Bind a running attempt to this PC (or start one that a racing request did not)."""
     error: DeliveryError | None = None
     with write_transaction():
         entry = current_enrolment(user_id, enrolment_id=enrolment_id)
@@ -221,29 +249,38 @@ def start_or_resume(
             outside = window_refusal(entry.session, now())  # type: ignore[arg-type]
             if outside is not None:
                 raise outside
-            attempt = _assemble(user_id, entry)
+            attempt_id = _insert_attempt(_draw(user_id, entry, token, ip))
         else:
             definition = frozen.definition(attempt.battery_version_id)
             lifecycle.catch_up(attempt, now(), definition)
             if attempt.state in FINISHED:
                 lifecycle.finalise_if_needed(attempt, definition)
                 error = refuse("attempt_closed")
-        if error is None:
-            if attempt.device_hash is not None and attempt.device_hash != device_hash(token):
+            elif attempt.device_hash is not None and attempt.device_hash != device_hash(token):
                 raise refuse("other_device")
-            attempt.device_hash = device_hash(token)
-            attempt.last_seen_at = now()
-            if ip:
-                attempt.last_ip = ip
-        attempt_id = attempt.id
+            else:
+                attempt.device_hash = device_hash(token)
+                attempt.last_seen_at = now()
+                if ip:
+                    attempt.last_ip = ip
+            attempt_id = attempt.id
     if error is not None:
         raise error
-    return attempt_id, token
+    return attempt_id
 
 
-def _assemble(user_id: int, entry: Entry) -> Attempt:
-    """Draw and freeze the attempt: a handful of statements whatever the number of items (the
-    rows of items and blank answers go in as one multi-row insert each)."""
+@dataclass
+class _Drawn:
+    """A new attempt drawn and timed, not yet stored: its rows as plain values."""
+
+    attempt: dict
+    sections: list[dict]
+    items: list[dict]
+    event: dict
+
+
+def _draw(user_id: int, entry: Entry, token: str, ip: str | None) -> _Drawn:
+    """Draw the form and set its clocks (pure Python: no statement)."""
     battery = entry.battery
     definition = frozen.definition(battery.id)  # type: ignore[union-attr]
     seed = secrets.randbits(31)
@@ -256,16 +293,19 @@ def _assemble(user_id: int, entry: Entry) -> Attempt:
         battery_version_id=battery.id,  # type: ignore[union-attr]
         seed=seed,
         current_position=0,
+        device_hash=device_hash(token),
+        last_seen_at=started,
+        last_ip=ip or None,
     )
     attempt.sections = [
         AttemptSection(section_index=index) for index in range(len(definition["sections"]))
     ]
-    lifecycle.start(attempt, definition, started)
-    db.session.execute(
-        insert(AttemptItem),
-        [
+    event = lifecycle.start(attempt, definition, started)
+    return _Drawn(
+        attempt=_column_values(attempt),
+        sections=[_column_values(section) for section in attempt.sections],
+        items=[
             {
-                "attempt_id": attempt.id,
                 "position": position,
                 "section_index": p.section_index,
                 "item_id": p.item_id,
@@ -273,15 +313,75 @@ def _assemble(user_id: int, entry: Entry) -> Attempt:
             }
             for position, p in enumerate(placed)
         ],
+        event=event,
     )
-    db.session.execute(
-        insert(Response),
-        [
-            {"attempt_id": attempt.id, "position": position, "client_seq": 0, "flagged": False}
-            for position in range(len(placed))
-        ],
-    )
-    return attempt
+
+
+def _column_values(obj: Attempt | AttemptSection) -> dict:
+    """The column values set on a transient model object (unset ones take their defaults;
+    unset nullable ones are None, so that every section row has the same keys and the rows go
+    in as one statement)."""
+    table = type(obj).__table__  # type: ignore[union-attr]
+    values = {
+        column.key: None
+        for column in table.columns
+        if column.nullable and column.default is None and not column.primary_key
+    }
+    values.update((key, value) for key, value in vars(obj).items() if key in table.columns)
+    return values
+
+
+def _insert_attempt(drawn: _Drawn) -> int:
+    """Store a drawn attempt: five multi-row inserts, inside the caller's write transaction.
+    Plain Core on the tables: the ORM's bulk insert would split rows by the keys they set."""
+    attempts = Attempt.__table__
+    attempt_id = db.session.execute(
+        insert(attempts).values(**drawn.attempt).returning(attempts.c.id)
+    ).scalar_one()
+    rows = [{**row, "attempt_id": attempt_id} for row in drawn.sections]
+    db.session.execute(insert(AttemptSection.__table__), rows)
+    rows = [{**row, "attempt_id": attempt_id} for row in drawn.items]
+    db.session.execute(insert(AttemptItem.__table__), rows)
+    rows = [
+        {"attempt_id": attempt_id, "position": row["position"], "client_seq": 0, "flagged": False}
+        for row in drawn.items
+    ]
+    db.session.execute(insert(Response.__table__), rows)
+    db.session.execute(insert(AttemptEvent.__table__).values(attempt_id=attempt_id, **drawn.event))
+    return attempt_id
+
+
+def _start_new(
+    user_id: int, entry: Entry, token: str, ip: str | None, login_id: str | None
+) -> int | None:
+    """Store a new attempt for ``entry``, drawn before the write turn; None when the enrolment
+    changed meanwhile (an attempt started by a racing request, a move): the caller resumes."""
+    drawn = _draw(user_id, entry, token, ip)
+    # Plain values: the turn's opening commit expires the loaded rows.
+    enrolment_id, session_id = drawn.attempt["enrolment_id"], drawn.attempt["session_id"]
+    created: list[int] = []
+
+    def write() -> bool:
+        # One read inside the turn: the enrolment is still this person's, in this session, with
+        # no attempt yet (the unique enrolment would refuse a second one anyway).
+        still = db.session.execute(
+            select(Enrolment.id)
+            .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
+            .where(
+                Enrolment.id == enrolment_id,
+                Enrolment.user_id == user_id,
+                Enrolment.session_id == session_id,
+                Attempt.id.is_(None),
+            )
+        ).first()
+        if still is None:
+            return False
+        if login_id is not None:
+            login_sessions.bind_enrolment(login_id, enrolment_id)
+        created.append(_insert_attempt(drawn))
+        return True
+
+    return created[0] if commit_group.shared_write(write) else None
 
 
 def _latest_statement():  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from cbt_server.delivery import frozen
 from cbt_server.delivery.service import Entry
 from cbt_server.models import AttemptScore, Position, User, db
 
@@ -42,7 +43,7 @@ def entry_summary(entry: Entry) -> EntrySummary:
         if user is not None and user.position_code
         else None
     )
-    definition = entry.battery.definition if entry.battery else {"sections": []}
+    definition = frozen.definition(entry.battery.id) if entry.battery else {"sections": []}
     return EntrySummary(
         full_name=user.full_name if user else "",
         nip=user.nip if user else None,
@@ -77,10 +78,10 @@ class FinishSummary:
 def finish_summary(entry: Entry) -> FinishSummary:
     attempt = entry.attempt
     assert attempt is not None and entry.battery is not None
-    show = bool(entry.battery.definition.get("show_score"))
+    show = bool(frozen.definition(entry.battery.id).get("show_score"))
     sections: list[tuple[str, float, float]] = []
     if show:
-        titles = {s["code"]: s["title"] for s in entry.battery.definition["sections"]}
+        titles = {s["code"]: s["title"] for s in frozen.definition(entry.battery.id)["sections"]}
         for row in db.session.scalars(
             select(AttemptScore).where(
                 AttemptScore.attempt_id == attempt.id, AttemptScore.scope == "section"

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -37,35 +38,45 @@ def stamp_alive(app: Flask) -> None:
         log.exception("could not stamp the server clock")
 
 
-def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread:
-    from cbt_server.delivery.outage import STAMP_EVERY
-
-    interval = float(interval or app.config.get("CBT_SWEEP_SECONDS", 20))
-    every = STAMP_EVERY.total_seconds()
+def every(name: str, seconds: float, step: Callable[[], None]) -> threading.Thread:
+    """Run ``step`` every ``seconds`` (less up to 20 %, so workers drift apart) in a daemon
+    thread of this worker, until its ``stop`` event is set. A failing step is logged: it must
+    never kill the worker."""
     stop = threading.Event()
 
     def _run() -> None:
-        from cbt_server.db import served_work
-        from cbt_server.delivery.service import sweep
-        from cbt_server.models import db
-
-        # Spread workers out so they do not all sweep in the same instant.
-        next_sweep = time.monotonic() + random.uniform(0, interval)  # noqa: S311
-        while not stop.wait(every * random.uniform(0.8, 1.0)):  # noqa: S311
-            stamp_alive(app)
-            if time.monotonic() < next_sweep:
-                continue
-            next_sweep = time.monotonic() + interval
+        while not stop.wait(seconds * random.uniform(0.8, 1.0)):  # noqa: S311
             try:
-                with app.app_context(), served_work():
-                    closed = sweep()
-                    db.session.remove()
-                if closed:
-                    log.info("sweeper closed %d expired attempt(s)", closed)
-            except Exception:  # a sweep failure must never kill the worker
-                log.exception("attempt sweep failed")
+                step()
+            except Exception:
+                log.exception("%s failed", name)
 
-    thread = threading.Thread(target=_run, name="cbt-sweeper", daemon=True)
+    thread = threading.Thread(target=_run, name=name, daemon=True)
     thread.stop = stop  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def start_sweeper(app: Flask, interval: float | None = None) -> threading.Thread:
+    from cbt_server.db import served_work
+    from cbt_server.delivery.outage import STAMP_EVERY
+    from cbt_server.delivery.service import sweep
+    from cbt_server.models import db
+
+    interval = float(interval or app.config.get("CBT_SWEEP_SECONDS", 20))
+    # Spread workers out so they do not all sweep in the same instant.
+    next_sweep = time.monotonic() + random.uniform(0, interval)  # noqa: S311
+
+    def _step() -> None:
+        nonlocal next_sweep
+        stamp_alive(app)
+        if time.monotonic() < next_sweep:
+            return
+        next_sweep = time.monotonic() + interval
+        with app.app_context(), served_work():
+            closed = sweep()
+            db.session.remove()
+        if closed:
+            log.info("sweeper closed %d expired attempt(s)", closed)
+
+    return every("cbt-sweeper", STAMP_EVERY.total_seconds(), _step)

@@ -55,8 +55,9 @@ def _bucket(budget: Budget, key: str | int) -> str:
     return f"{budget.name}:{key}"[:200]
 
 
-def check(budget: Budget, key: str | int, at: datetime) -> None:
-    """Raise :class:`OverBudget` when ``key`` has used the budget in the current window."""
+def check(budget: Budget, key: str | int, at: datetime) -> bool:
+    """Raise :class:`OverBudget` when ``key`` has used the budget in the current window.
+    Returns whether ``key`` has a counter at all (nothing to :func:`clear` otherwise)."""
     budget = budget.configured()
     row = db.session.execute(
         select(RateCounter.window_start, RateCounter.count).where(
@@ -64,10 +65,11 @@ def check(budget: Budget, key: str | int, at: datetime) -> None:
         )
     ).first()
     if row is None:
-        return
+        return False
     start, count = row
     if start + budget.window > at and count >= budget.limit:
         raise OverBudget(budget, int((start + budget.window - at).total_seconds()) + 1)
+    return True
 
 
 def spend(budget: Budget, key: str | int, at: datetime) -> None:

@@ -78,7 +78,7 @@ def entry():  # type: ignore[no-untyped-def]
     entry, choices = delivery.entry_and_choices(current_user.id, login_enrolment_id())
     if entry.attempt is not None and entry.attempt.state in RUNNING:
         # Resume: no token again, but (re)bind the attempt to this PC, e.g. after a reset.
-        return _bind_and_take(entry.enrolment.id)
+        return _bind_and_take(entry.enrolment.id, entry)
     if entry.attempt is not None and entry.attempt.state in FINISHED:
         return redirect(url_for("exam.finish"))
     form = TokenForm()
@@ -128,7 +128,7 @@ def confirm():  # type: ignore[no-untyped-def]
     form = StartForm()
     if form.validate_on_submit():
         session.pop(TOKEN_OK, None)
-        return _bind_and_take(chosen)
+        return _bind_and_take(chosen, entry)
     return render_template("exam/confirm.html", form=form, summary=entry_summary(entry))
 
 
@@ -152,7 +152,7 @@ def _accepted_enrolment() -> int | None:
     return None
 
 
-def _bind_and_take(enrolment_id: int):  # type: ignore[no-untyped-def]
+def _bind_and_take(enrolment_id: int, entry):  # type: ignore[no-untyped-def]
     from flask import session
 
     try:
@@ -162,6 +162,7 @@ def _bind_and_take(enrolment_id: int):  # type: ignore[no-untyped-def]
             request.remote_addr,
             enrolment_id=enrolment_id,
             login_id=session.get(LOGIN_SESSION_KEY),
+            entry=entry,
         )
     except DeliveryError as refused:
         if refused.code == "attempt_closed":

@@ -1,4 +1,5 @@
-"""Group commit for saves on SQLite: the saves that arrive together share one commit.
+"""Group commit on SQLite: the saves (and starts, and log-ins) that arrive together share one
+commit.
 
 SQLite writes one transaction at a time and each commit waits for the disk (``synchronous=FULL``:
 an acknowledged answer must survive a power cut). When several request threads of a worker have a
@@ -79,6 +80,20 @@ def _commit(batch: list[Job]) -> None:
     finally:
         for job in batch:
             job.done = True
+
+
+def shared_write(work: Callable[[], bool]) -> bool:
+    """Run ``work`` (which writes through ``db.session``) as one write use case: on SQLite in
+    the next group commit, beside whatever else this worker's threads are writing, so a room
+    logging in and starting together queues for far fewer write turns (docs/benchmarks.md, "The
+    way in"); elsewhere in a transaction of its own. ``work`` runs in whichever thread leads the
+    group: it must take everything it needs as arguments (no request, no ``current_user``), raise
+    nothing it expects, and return False having written nothing when it cannot go on. True when
+    its writes are committed."""
+    if db.engine.dialect.name == "sqlite":
+        return group().run(Job(lambda _connection: work()))
+    with write_transaction():
+        return work()
 
 
 def group() -> CommitGroup:
