@@ -14,7 +14,12 @@ timeout = 60
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """Before serving, each worker stamps the server clock (giving back the time of an outage
     before anything can expire), then runs the background stamp and sweep (safe in parallel)."""
+    from cbt_server.backup.scheduler import start_scheduler
     from cbt_server.delivery.sweeper import stamp_alive, start_sweeper
 
     stamp_alive(worker.wsgi)
     start_sweeper(worker.wsgi)
+    # The status page shows how many workers gunicorn was told to run (/admin/status).
+    worker.wsgi.config["CBT_GUNICORN_WORKERS"] = worker.cfg.workers
+    # Scheduled backups (CBT_BACKUP_SCHEDULER): one worker at a time takes them, by a file lock.
+    start_scheduler(worker.wsgi)

@@ -2,6 +2,8 @@
 """Set up an environment and serve, or test, cbt-server. Needs only Python 3.11+.
 
     python3 run.py serve   # .venv, database upgrade, banks import, demo session, gunicorn
+    python3 run.py serve --production
+                           # the same without the demo: asks for the first admin once
     python3 run.py test    # .venv-test, ruff, the whole pytest suite (SQLite, and PostgreSQL
                            # when CBT_TEST_DATABASE_URL is set or one answers on 127.0.0.1:5432)
 
@@ -41,8 +43,9 @@ def ensure_env(name: str, extras: str) -> Path:
     return python
 
 
-def flask(python: Path, *args: str) -> None:
-    subprocess.run([str(python), "-m", "flask", "--app", "cbt_server", *args], check=True, cwd=ROOT)
+def flask(python: Path, *args: str, check: bool = True) -> int:
+    command = [str(python), "-m", "flask", "--app", "cbt_server", *args]
+    return subprocess.run(command, check=check, cwd=ROOT).returncode
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -58,8 +61,14 @@ def serve(args: argparse.Namespace) -> int:
     flask(python, "db", "upgrade")
     print("== importing question banks", flush=True)
     flask(python, "banks", "import", "question_banks")
-    print("== demo session (new passwords on every start)", flush=True)
-    flask(python, "demo")
+    if args.production:
+        # No demo, and no password is ever reset by a restart (docs/accounts.md, "First run").
+        print("== production: no demo session; the first admin is asked for once", flush=True)
+        if flask(python, "admin", "create-first", "--if-missing", check=False) != 0:
+            return 1
+    else:
+        print("== demo session (new passwords on every start)", flush=True)
+        flask(python, "demo")
     host, _, port = args.bind.rpartition(":")
     tls: list[str] = []
     env = dict(os.environ)
@@ -69,7 +78,8 @@ def serve(args: argparse.Namespace) -> int:
     scheme = "https" if tls else "http"
     print(
         f"\n== serving on {args.bind}: open {scheme}://127.0.0.1:{port}/ on this machine "
-        f"(lab PCs: {scheme}://<this server's name>:{port}/) and log in with an account above.\n"
+        f"(lab PCs: {scheme}://<this server's name>:{port}/) and log in with "
+        f"{'your admin account' if args.production else 'an account above'}.\n"
         "   Stop with Ctrl+C.",
         flush=True,
     )
@@ -137,6 +147,11 @@ def main() -> int:
         "--certfile", help="serve HTTPS with this certificate (PEM, chain included; docs/tls.md)"
     )
     serve_parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
+    serve_parser.add_argument(
+        "--production",
+        action="store_true",
+        help="no demo session; asks for the first admin on the terminal when there is none",
+    )
     sub.add_parser("test", help="set up and run ruff and the test suite (extra args go to pytest)")
     args, rest = parser.parse_known_args()
     if args.command == "serve":

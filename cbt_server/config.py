@@ -31,9 +31,18 @@ def defaults(instance: Path) -> dict[str, Any]:
         "MIGRATIONS_DIR": PACKAGE_DIR / "migrations",
         "CBT_BANKS_PATH": str(Path.cwd() / "question_banks"),
         "CBT_MEDIA_MAX_BYTES": 2 * 1024 * 1024,
+        # Banks uploaded in the browser (docs/question-banks.md): the upload (below
+        # MAX_CONTENT_LENGTH), what a zip unpacks to in all, and how many files it may hold.
+        "CBT_BANK_UPLOAD_MAX_BYTES": 15_000_000,
+        "CBT_BANK_UPLOAD_MAX_UNZIPPED_BYTES": 100_000_000,
+        "CBT_BANK_UPLOAD_MAX_FILES": 2000,
         "BABEL_DEFAULT_LOCALE": "id",
         "CBT_TIMEZONE": "Asia/Jakarta",
         "CBT_SWEEP_SECONDS": 20,
+        # Scheduled backups in the gunicorn workers (docs/backup.md); the schedule itself is
+        # the admin's (instance/backup.json), off until set.
+        "CBT_BACKUP_SCHEDULER": True,
+        "CBT_BACKUP_TICK_SECONDS": 30,
         # A server outage up to this long is given back to running attempts automatically;
         # after a longer one they stay paused for the proctor (docs/operations.md).
         "CBT_OUTAGE_CREDIT_MAX_MINUTES": 30,
@@ -148,6 +157,19 @@ def instance_secret_key(instance: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
     return key
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, readable by the server's user only (0600): a
+    reader (another worker) sees the old file or the new one, never half of it."""
+    private_folder(path.parent)
+    spare = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(spare, path)
 
 
 def private_folder(path: Path) -> Path:

@@ -27,6 +27,22 @@ def login(client: FlaskClient, username: str, password: str):  # type: ignore[no
     )
 
 
+def logged_in(app, username: str, password: str) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """A browser of its own, logged in."""
+    client = app.test_client()
+    assert login(client, username, password).status_code == 302
+    return client
+
+
+def user_id(app, username: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from cbt_server.models import User, db
+
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.username == username))
+
+
 def audit_count(app, action: str | None = None) -> int:  # type: ignore[no-untyped-def]
     """Audit rows written so far (of one action, when given)."""
     from sqlalchemy import func, select

@@ -152,3 +152,66 @@ def test_a_view_audit_is_one_short_write(app: Flask, taken, assessor) -> None:  
     assert len(writes) == 3, writes
     assert sum(w.startswith("UPDATE chain_heads") for w in writes) == 2
     assert sum(w.startswith("INSERT INTO audit_log") for w in writes) == 1
+
+
+#: every state-changing route of the staff pages, the audit action it writes and its form
+STAFF_ACTIONS = {
+    "staff.create": (
+        "staff.create",
+        {"username": "pengawas-audit", "full_name": "P", "role": "proctor"},
+    ),
+    "staff.update": ("staff.update", {"full_name": "Asesor Diubah", "role": "assessor"}),
+    "staff.scope": ("staff.scope", {"units": "Unit Uji"}),
+    "staff.deactivate": ("staff.deactivate", {}),
+    "staff.reactivate": ("staff.reactivate", {}),
+    "staff.reset_password": ("staff.password_reset", {}),
+    "staff.import_file": ("staff.import", {}),
+}
+
+
+def test_every_staff_account_change_is_audited(app: Flask, lab) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from cbt_server.accounts.service import create_user
+    from cbt_server.db import write_transaction
+    from tests.builders import csv_bytes
+
+    with app.app_context(), write_transaction():
+        create_user("admin-audit", "sandi-admin-audit", "admin", "Admin Audit")
+        assessor_id = db.session.scalar(select(User.id).where(User.username == "asesor-1"))
+    client = app.test_client()
+    assert login(client, "admin-audit", "sandi-admin-audit").status_code == 302
+    token = csrf_token(client.get("/home").get_data(as_text=True))
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("staff.")]
+    posts = {r.endpoint: r.rule for r in rules if "POST" in r.methods}
+    assert set(posts) == set(STAFF_ACTIONS), "a new staff route: add it to STAFF_ACTIONS"
+    staff_file = csv_bytes([["username", "nama", "peran"], ["asesor-audit", "A", "asesor"]])
+    # deactivate before reactivate
+    for endpoint in sorted(posts, key=lambda e: e != "staff.deactivate"):
+        action, form = STAFF_ACTIONS[endpoint]
+        data = {"csrf_token": token, **form}
+        if endpoint == "staff.import_file":
+            data["file"] = (io.BytesIO(staff_file), "staf.csv")
+        path = posts[endpoint].replace("<int:user_id>", str(assessor_id))
+        before = _last(app)
+        response = client.post(path, data=data, content_type="multipart/form-data")
+        assert response.status_code in (200, 303), (endpoint, response.get_data(as_text=True))
+        entry = _last(app)
+        assert entry is not None and entry.id > before.id, f"{endpoint}: no audit row"
+        assert (entry.action, entry.actor_label) == (action, "admin-audit"), endpoint
+        assert entry.chain_seq is not None and entry.row_hash
+    # The own password change (every staff role's page) is audited as well.
+    other = app.test_client()
+    with app.app_context(), write_transaction():
+        create_user("admin-dua", "sandi-admin-dua", "admin", "Admin Dua")
+    assert login(other, "admin-dua", "sandi-admin-dua").status_code == 302
+    token = csrf_token(other.get("/account/password").get_data(as_text=True))
+    new = "Sandi-Admin-Dua-9"
+    data = {"csrf_token": token, "current": "sandi-admin-dua", "new": new, "again": new}
+    assert other.post("/account/password", data=data).status_code == 302
+    entry = _last(app)
+    assert (entry.action, entry.actor_label, entry.target) == (
+        "account.password_change",
+        "admin-dua",
+        "admin-dua",
+    )

@@ -20,7 +20,14 @@ from tests.builders import Participant, make_session
 from tests.helpers import audit_count, csrf_token, login
 
 CALLERS = ["anonymous", "participant", "other_proctor", "assessor", "proctor", "admin"]
-NEEDS_CREATE_RIGHT = {"proctor.new_session"}
+NEEDS_CREATE_RIGHT = {
+    "proctor.new_session",
+    "proctor.schedule",
+    # changing a session's plan: the right to create sessions, on a session one is on
+    "proctor.edit_session",
+    "proctor.delete_session",
+    "proctor.copy_session",
+}
 
 
 def _path(rule: str, session_id: int) -> str:
@@ -137,6 +144,14 @@ def test_allowed_actions_write_audit_rows(app: Flask, world):  # type: ignore[no
             # nothing, so writes no row)
             "proctor.boundary",
             "proctor.register_seat",
+            # changing the plan and the roster: tests/test_session_editing.py checks their audit
+            # rows (an empty form changes nothing; this proctor may not create sessions)
+            "proctor.schedule",
+            "proctor.edit_session",
+            "proctor.delete_session",
+            "proctor.copy_session",
+            "proctor.move_participant",
+            "proctor.remove_participant",
         )
     ]
     for rule in posts:
@@ -226,3 +241,36 @@ def test_assessor_routes_are_for_assessors_and_admins_only(app: Flask, world, ca
             if want == "allow" and method == "GET" and path.endswith((".csv", ".xlsx")):
                 assert response.status_code == 200, path
                 assert audit_count(app) == before + 1, f"{path}: download not audited"
+
+
+def _staff_rules(app: Flask):  # type: ignore[no-untyped-def]
+    return sorted(
+        (rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("staff.")),
+        key=lambda r: r.rule,
+    )
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_staff_account_routes_are_for_admins_only(app: Flask, world, caller: str):  # type: ignore[no-untyped-def]
+    """Every /admin/staff route: anonymous to the login page, an admin in, anyone else 403."""
+    from cbt_server.models import User
+
+    _lab, accounts = world
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.username == "asesor-1"))
+    client = _client(app, accounts, caller)
+    page = client.get("/home" if caller != "anonymous" else "/login").get_data(as_text=True)
+    token = csrf_token(page)
+    rules = _staff_rules(app)
+    assert len(rules) >= 7
+    want = {"anonymous": "login", "admin": "allow"}.get(caller, "forbidden")
+    for rule in rules:
+        path = rule.rule.replace("<int:user_id>", str(user_id))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "POST":
+                # An empty form: an admin's is refused as bad input, never a server error.
+                response = client.post(path, data={"csrf_token": token})
+            else:
+                response = client.get(path)
+            got = _verdict(response)
+            assert got == want, f"{caller} {method} {path}: expected {want}, got {got}"

@@ -139,3 +139,22 @@ def test_demo_without_banks_says_what_to_do(runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code != 0
     assert "banks import" in result.output
+
+
+def test_demo_leaves_accounts_it_did_not_make_alone(imported: Flask, runner):
+    """An admin named like the demo's (made in production) keeps their password."""
+    from cbt_server.accounts.service import create_user
+    from cbt_server.db import write_transaction
+    from cbt_server.models import User
+    from tests.helpers import login
+
+    with imported.app_context(), write_transaction():
+        create_user("admin", "sandi-admin-sendiri", "admin", "Admin Sungguhan")
+    for _ in range(2):
+        result = runner.invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+        assert "'admin' is an account the demo did not make" in result.output
+    assert login(imported.test_client(), "admin", "sandi-admin-sendiri").status_code == 302
+    with imported.app_context():
+        demo = dict(db.session.execute(select(User.username, User.demo)).all())
+    assert demo["admin"] is False and demo["pengawas"] is True and demo["peserta01"] is True

@@ -107,3 +107,30 @@ def test_no_participant_response_carries_keys(app: Flask, runner):  # type: igno
     assert any(t["accept"] == ["Garuda", "Garuda Pancasila"] for t in truth)
     assert any(t["reverse"] for t in truth) and any(t["weights"] for t in truth)
     assert json.dumps(truth)  # server-side truth is serialisable for debugging
+
+
+def test_no_bank_page_opens_to_a_participant(app: Flask, runner):  # type: ignore[no-untyped-def]
+    """The bank pages (cbt_server/web/banks.py) show keys to staff: every one refuses a
+    participant, in the middle of an attempt too, and the refusal carries none of them."""
+    from sqlalchemy import select
+
+    from cbt_server.models import Item, db
+
+    assert runner.invoke(args=["banks", "import", str(FIXTURE_BANKS)]).exit_code == 0
+    lab = make_session(app, participants=1)
+    person = Participant(app, *lab.participants[0])
+    rec = Recorder(person)
+    person.begin(lab.token)
+    with app.app_context():
+        version_id, item_id = db.session.execute(select(Item.bank_version_id, Item.id)).first()
+    walked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("banks.") or "GET" not in rule.methods:
+            continue
+        path = rule.rule.replace("<int:version_id>", str(version_id))
+        path = path.replace("<int:item_id>", str(item_id))
+        response = person.client.get(path)
+        assert response.status_code == 403, path
+        rec.check(path, response)
+        walked += 1
+    assert walked >= 4

@@ -57,6 +57,8 @@ _LIVE_USER = (
         User.id == bindparam("user_id"),
         LoginSession.id == bindparam("session_id"),
         LoginSession.revoked_at.is_(None),
+        # A deactivated account's logins end at once, even one the deactivation did not revoke.
+        User.active.is_(True),
     )
 )
 
@@ -143,10 +145,12 @@ def revoke_enrolment(enrolment_id: int, user_id: int, keep_unbound: bool) -> int
     return int(result.rowcount or 0)
 
 
-def revoke_all(user_id: int) -> None:
-    """End every login of the user (an admin's lock)."""
-    db.session.execute(
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=now())
+def revoke_all(user_id: int, keep: str | None = None) -> None:
+    """End every login of the user (an admin's lock or reset), but ``keep`` (the login that
+    changed its own password)."""
+    query = update(LoginSession).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
+    if keep is not None:
+        query = query.where(LoginSession.id != keep)
+    db.session.execute(query.values(revoked_at=now()))

@@ -15,6 +15,7 @@ from fractions import Fraction
 from flask import current_app
 from sqlalchemy import select
 
+from cbt_server.accounts import reach
 from cbt_server.assessment.person_data import (
     Dictionary,
     PersonData,
@@ -91,7 +92,7 @@ def unit_group(unit: str, config: NineBoxConfig) -> GroupView | None:
     """Every participant of a unit (work unit), across sessions; None for an unknown unit."""
     ids = db.session.scalars(
         select(User.id)
-        .where(User.unit == unit, User.role == "participant")
+        .where(User.unit == unit, User.role == "participant", reach.current().people(User.id))
         .order_by(User.full_name, User.id)
     ).all()
     return _group(f"Unit kerja {unit}", ids, config) if ids else None

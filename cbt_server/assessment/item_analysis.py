@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sqlalchemy import select
 
+from cbt_server.accounts import reach
 from cbt_server.analytics import (
     GROUP_SHARE,
     MIN_PERSONS,
@@ -163,7 +164,7 @@ def item_analysis(battery_code: str, session_id: int | None = None) -> ItemAnaly
         for s in db.session.scalars(
             select(ExamSession)
             .join(BatteryVersion, BatteryVersion.id == ExamSession.battery_version_id)
-            .where(BatteryVersion.code == battery_code)
+            .where(BatteryVersion.code == battery_code, reach.current().sessions(ExamSession.id))
             .order_by(ExamSession.starts_at, ExamSession.id)
         )
     ]

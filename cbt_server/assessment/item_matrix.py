@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Select, Text, cast, select
 
+from cbt_server.accounts import reach
 from cbt_server.delivery.grading import key_overrides
 from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
@@ -59,7 +60,9 @@ class ItemMatrix:
 
 def _finished(query: Select, battery_code: str, session_id: int | None) -> Select:
     query = query.join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id).where(
-        BatteryVersion.code == battery_code, Attempt.state.in_(GRADED)
+        BatteryVersion.code == battery_code,
+        Attempt.state.in_(GRADED),
+        reach.current().rows(Attempt.session_id, Attempt.user_id),
     )
     return query if session_id is None else query.where(Attempt.session_id == session_id)
 

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from cbt_server.accounts import reach
+from cbt_server.assessment import standards
 from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
     Attempt,
@@ -58,6 +60,8 @@ class PersonData:
     user: User
     position_name: str | None
     required: dict[str, int] = field(default_factory=dict)
+    #: the version of the position's standard that ``required`` is (None: not versioned)
+    standard_version: int | None = None
     measured: dict[str, Measured] = field(default_factory=dict)
     self_levels: dict[str, float] = field(default_factory=dict)
     supervisor_levels: dict[str, float] = field(default_factory=dict)
@@ -99,29 +103,48 @@ def roster_user_ids(session_id: int) -> list[int]:
 
 
 def people_data(user_ids: Sequence[int]) -> list[PersonData]:
-    """One :class:`PersonData` per user id, in the given order, from grouped queries."""
+    """One :class:`PersonData` per user id, in the given order, from grouped queries; only the
+    people the request's assessor may see (accounts/reach.py)."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return []
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    seen = select(User).where(User.id.in_(ids), reach.current().people(User.id))
+    users = {u.id: u for u in db.session.scalars(seen)}
     positions = dict(db.session.execute(select(Position.code, Position.name)).all())
     data = {
         uid: PersonData(users[uid], positions.get(users[uid].position_code or ""))
         for uid in ids
         if uid in users
     }
-    position_codes = {d.user.position_code for d in data.values() if d.user.position_code}
-    required: dict[str, dict[str, int]] = {}
-    for req in db.session.scalars(
-        select(PositionRequirement).where(PositionRequirement.position_code.in_(position_codes))
-    ):
-        required.setdefault(req.position_code, {})[req.competency_code] = req.level
-    for d in data.values():
-        d.required = dict(required.get(d.user.position_code or "", {}))
     _measured(data)
+    _standards(data)
     _ratings(data)
     _performance(data)
     return [data[uid] for uid in ids if uid in data]
+
+
+def _standards(data: dict[int, PersonData]) -> None:
+    """Each person's standard: the version in force when their newest result was measured
+    (the current one when nothing is measured yet), so a later change of the standard leaves
+    an earlier profile as it was (assessment/standards.py)."""
+    position_codes = {d.user.position_code for d in data.values() if d.user.position_code}
+    versions = standards.versions_of(position_codes)
+    current: dict[str, dict[str, int]] = {}
+    for req in db.session.scalars(
+        select(PositionRequirement).where(PositionRequirement.position_code.in_(position_codes))
+    ):
+        current.setdefault(req.position_code, {})[req.competency_code] = req.level
+    for d in data.values():
+        code = d.user.position_code or ""
+        measured_at = max(
+            (m.finished_at for m in d.measured.values() if m.finished_at is not None), default=None
+        )
+        version = standards.in_force(versions.get(code, []), measured_at)
+        if version is None:
+            d.required = dict(current.get(code, {}))
+        else:
+            d.required = dict(version.levels)
+            d.standard_version = version.number
 
 
 def _measured(data: dict[int, PersonData]) -> None:

@@ -91,6 +91,8 @@ class ProfileView:
     printed_at: datetime
     #: why no development activities could be suggested (the table file's problems), if so
     development_problem: str | None = None
+    #: the version of the position's standard the profile is measured against
+    standard_version: int | None = None
 
     @property
     def jpm(self) -> float | None:
@@ -202,6 +204,7 @@ def _view(
         nip=user.nip,
         position=person.position_name or user.position_code,
         unit=user.unit,
+        standard_version=person.standard_version,
         profile=profile,
         rows=rows,
         jpm_rule=scale.rule,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from cbt_server.accounts import reach
 from cbt_server.delivery.grading import key_overrides
 from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
@@ -60,15 +61,21 @@ class Desk:
 
 
 def desk() -> Desk:
+    """Sessions, batteries and units with what the request's assessor may see counted in
+    (accounts/reach.py)."""
+    seen = reach.current()
     registered = dict(
         db.session.execute(
-            select(Enrolment.session_id, func.count()).group_by(Enrolment.session_id)
+            select(Enrolment.session_id, func.count())
+            .where(seen.rows(Enrolment.session_id, Enrolment.user_id))
+            .group_by(Enrolment.session_id)
         ).all()
     )
+    attempts_seen = seen.rows(Attempt.session_id, Attempt.user_id)
     finished = dict(
         db.session.execute(
             select(Attempt.session_id, func.count())
-            .where(Attempt.state.in_(tuple(GRADED)))
+            .where(Attempt.state.in_(tuple(GRADED)), attempts_seen)
             .group_by(Attempt.session_id)
         ).all()
     )
@@ -76,7 +83,7 @@ def desk() -> Desk:
         db.session.execute(
             select(Attempt.session_id, func.count())
             .join(LateAnswer, LateAnswer.attempt_id == Attempt.id)
-            .where(LateAnswer.decision.is_(None))
+            .where(LateAnswer.decision.is_(None), attempts_seen)
             .group_by(Attempt.session_id)
         ).all()
     )
@@ -95,6 +102,7 @@ def desk() -> Desk:
         for s, b in db.session.execute(
             select(ExamSession, BatteryVersion)
             .join(BatteryVersion, BatteryVersion.id == ExamSession.battery_version_id)
+            .where(seen.sessions(ExamSession.id))
             .order_by(ExamSession.starts_at.desc(), ExamSession.id.desc())
         ).all()
     ]
@@ -102,7 +110,7 @@ def desk() -> Desk:
         db.session.execute(
             select(BatteryVersion.code, func.count())
             .join(Attempt, Attempt.battery_version_id == BatteryVersion.id)
-            .where(Attempt.state.in_(tuple(GRADED)))
+            .where(Attempt.state.in_(tuple(GRADED)), attempts_seen)
             .group_by(BatteryVersion.code)
         ).all()
     )
@@ -115,7 +123,9 @@ def desk() -> Desk:
     units = [
         u
         for u in db.session.scalars(
-            select(User.unit).where(User.role == "participant", User.unit.is_not(None)).distinct()
+            select(User.unit)
+            .where(User.role == "participant", User.unit.is_not(None), seen.people(User.id))
+            .distinct()
         )
         if u
     ]

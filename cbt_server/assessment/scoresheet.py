@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
+from cbt_server.accounts import reach
 from cbt_server.audit_check import battery_digest, session_digest
 from cbt_server.clock import now
-from cbt_server.localtime import to_local
+from cbt_server.localtime import to_local, window_text
 from cbt_server.models import (
     Attempt,
     AttemptScore,
@@ -61,21 +62,23 @@ class ScoreSheet:
 
 
 def _enrolments(scope: Select) -> Select:
+    """The sheet's rows: enrolments the request's assessor may see (accounts/reach.py)."""
     return (
         scope.add_columns(User, Position.name, ExamSession.code, Attempt)
         .join(User, User.id == Enrolment.user_id)
         .join(ExamSession, ExamSession.id == Enrolment.session_id)
         .outerjoin(Position, Position.code == User.position_code)
         .outerjoin(Attempt, Attempt.enrolment_id == Enrolment.id)
+        .where(reach.current().rows(Enrolment.session_id, Enrolment.user_id))
     )
 
 
 def session_sheet(session: ExamSession) -> ScoreSheet:
     scope = _enrolments(select(Enrolment.id)).where(Enrolment.session_id == session.id)
     battery = db.session.get(BatteryVersion, session.battery_version_id)
-    starts, ends = to_local(session.starts_at), to_local(session.ends_at)
+    window = window_text(session.starts_at, session.ends_at, day_format=DATE)
     subtitle = (
-        f"Baterai {battery.code} — {battery.title} · Tanggal {starts:{DATE} %H:%M}–{ends:%H:%M}"
+        f"Baterai {battery.code} — {battery.title} · Tanggal {window}"
         f" · Ruang {session.room} · {made_at()}"
     )
     return _sheet(

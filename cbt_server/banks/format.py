@@ -2,7 +2,8 @@
 
 ``load_repository(path)`` reads a ``question_banks/`` tree (or one file or folder inside it,
 with the dictionary it needs) and returns everything it found plus every problem, each naming
-the file, the line where known, the item and what to fix. Nothing here touches a database.
+the file, the line where known, the item and what to fix; ``load_bank(path, dictionary)`` reads
+one bank file against a dictionary given. Nothing here touches a database.
 The format is documented in ``docs/question-banks.md``.
 """
 
@@ -227,6 +228,16 @@ def load_repository(path: Path | str) -> Repository:
         _read_battery(repo, file)
     if target == root and not every_bank:
         repo.problems.append(Problem(_shown(root / "banks"), None, None, "no banks found"))
+    return repo
+
+
+def load_bank(path: Path | str, dictionary: Repository) -> Repository:
+    """Load and check one bank file against a dictionary loaded already (an upload of a bank
+    folder is checked against the stored dictionary: it brings none of its own)."""
+    repo = Repository(
+        competencies=dict(dictionary.competencies), job_families=dict(dictionary.job_families)
+    )
+    _read_bank(repo, Path(path))
     return repo
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
 from cbt_server import audit
+from cbt_server.assessment import standards
 from cbt_server.banks.format import BankSpec, BatterySpec, Problem, Repository
 from cbt_server.banks.markdown import render_markdown
 from cbt_server.clock import now
@@ -22,7 +25,7 @@ from cbt_server.models import (
     JobFamily,
     MediaFile,
     Position,
-    PositionRequirement,
+    User,
     db,
 )
 
@@ -37,6 +40,8 @@ class ImportRefused(Exception):
 
 @dataclass
 class ImportReport:
+    """What an import found, each version as ``CODE label (short hash)``."""
+
     new_banks: list[str] = field(default_factory=list)
     unchanged_banks: list[str] = field(default_factory=list)
     new_batteries: list[str] = field(default_factory=list)
@@ -49,8 +54,19 @@ class ImportReport:
         return bool(self.new_banks or self.new_batteries)
 
 
-def import_repository(repo: Repository, *, actor_label: str = "cli") -> ImportReport:
-    """Import everything in ``repo`` in one transaction, or nothing if it has any problem."""
+def import_repository(
+    repo: Repository,
+    *,
+    actor: User | None = None,
+    actor_label: str = "cli",
+    target: str | None = None,
+    source: Callable[[Path], str] = str,
+) -> ImportReport:
+    """Import everything in ``repo`` in one transaction, or nothing if it has any problem.
+
+    ``actor`` is the person importing from the browser (else ``actor_label``), ``target`` what
+    they uploaded, ``source`` how a file's path is stored on its version (where it came from).
+    """
     if not repo.ok:
         raise ImportRefused(list(repo.problems))
     report = ImportReport()
@@ -58,16 +74,23 @@ def import_repository(repo: Repository, *, actor_label: str = "cli") -> ImportRe
         report.competencies, report.positions = _sync_dictionary(repo)
         bank_versions: dict[str, BankVersion] = {}
         for bank in repo.banks.values():
-            bank_versions[bank.code] = _import_bank(bank, report)
+            bank_versions[bank.code] = _import_bank(bank, report, source)
         for battery in repo.batteries.values():
-            _import_battery(battery, bank_versions, report)
+            _import_battery(battery, bank_versions, report, source)
         if report.changed:
             audit.record(
                 "banks.import",
+                actor=actor,
                 actor_label=actor_label,
+                target=target,
                 details={"new_banks": report.new_banks, "new_batteries": report.new_batteries},
             )
     return report
+
+
+def version_label(code: str, version: str, content_hash: str) -> str:
+    """How reports and audit rows name a version: ``CODE label (first 12 hex digits)``."""
+    return f"{code} {version} ({content_hash[:12]})"
 
 
 def _sync_dictionary(repo: Repository) -> tuple[int, int]:
@@ -88,46 +111,32 @@ def _sync_dictionary(repo: Repository) -> tuple[int, int]:
             )
         )
     db.session.flush()
+    edited = standards.edited_in_browser()
     for position in repo.positions.values():
-        db.session.merge(
-            Position(
-                code=position.code,
-                name=position.name,
-                position_type=position.type,
-                job_family=position.job_family,
+        if position.code not in edited:  # an admin's edit is not undone by the next start
+            db.session.merge(
+                Position(
+                    code=position.code,
+                    name=position.name,
+                    position_type=position.type,
+                    job_family=position.job_family,
+                )
             )
-        )
-        db.session.flush()
-        _sync_requirements(position.code, position.required)
+            db.session.flush()
+        standards.import_standard(position.code, position.required)
     db.session.flush()
     return len(repo.competencies), len(repo.positions)
 
 
-def _sync_requirements(position_code: str, required: dict[str, int]) -> None:
-    existing = {
-        row.competency_code: row
-        for row in db.session.scalars(
-            select(PositionRequirement).where(PositionRequirement.position_code == position_code)
-        )
-    }
-    for code, row in existing.items():
-        if code not in required:
-            db.session.delete(row)
-    for code, level in required.items():
-        if code in existing:
-            existing[code].level = level
-        else:
-            db.session.add(
-                PositionRequirement(position_code=position_code, competency_code=code, level=level)
-            )
-
-
-def _import_bank(bank: BankSpec, report: ImportReport) -> BankVersion:
+def _import_bank(
+    bank: BankSpec, report: ImportReport, source: Callable[[Path], str]
+) -> BankVersion:
+    label = version_label(bank.code, bank.version, bank.content_hash)
     found = db.session.scalar(
         select(BankVersion).where(BankVersion.content_hash == bank.content_hash)
     )
     if found is not None:
-        report.unchanged_banks.append(bank.code)
+        report.unchanged_banks.append(label)
         return found
     version = BankVersion(
         code=bank.code,
@@ -136,7 +145,7 @@ def _import_bank(bank: BankSpec, report: ImportReport) -> BankVersion:
         kind=bank.kind,
         language=bank.language,
         content_hash=bank.content_hash,
-        source_path=str(bank.path),
+        source_path=source(bank.path)[:500],
         imported_at=now(),
     )
     db.session.add(version)
@@ -166,7 +175,7 @@ def _import_bank(bank: BankSpec, report: ImportReport) -> BankVersion:
                 reverse=spec.reverse,
             )
         )
-    report.new_banks.append(f"{bank.code} {bank.version} ({bank.content_hash[:12]})")
+    report.new_banks.append(label)
     return version
 
 
@@ -182,13 +191,17 @@ def _store_media(name: str, data: bytes) -> str:
 
 
 def _import_battery(
-    battery: BatterySpec, bank_versions: dict[str, BankVersion], report: ImportReport
+    battery: BatterySpec,
+    bank_versions: dict[str, BankVersion],
+    report: ImportReport,
+    source: Callable[[Path], str],
 ) -> None:
     content_hash = battery.content_hash({c: v.content_hash for c, v in bank_versions.items()})
+    label = version_label(battery.code, battery.version, content_hash)
     if db.session.scalar(
         select(BatteryVersion.id).where(BatteryVersion.content_hash == content_hash)
     ):
-        report.unchanged_batteries.append(battery.code)
+        report.unchanged_batteries.append(label)
         return
     db.session.add(
         BatteryVersion(
@@ -198,12 +211,12 @@ def _import_battery(
             kind=battery.kind,
             content_hash=content_hash,
             definition=_battery_definition(battery, bank_versions),
-            source_path=str(battery.path),
+            source_path=source(battery.path)[:500],
             imported_at=now(),
         )
     )
     db.session.flush()
-    report.new_batteries.append(f"{battery.code} {battery.version} ({content_hash[:12]})")
+    report.new_batteries.append(label)
 
 
 def _battery_definition(battery: BatterySpec, bank_versions: dict[str, BankVersion]) -> dict:

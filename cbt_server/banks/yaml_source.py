@@ -118,7 +118,11 @@ def line_of(value: Any) -> int | None:
 
 
 def repeated_keys(
-    document: Any, item: str | None = None, *, top: bool = True
+    document: Any,
+    item: str | None = None,
+    *,
+    top: bool = True,
+    seen: set[int] | None = None,
 ) -> Iterator[tuple[str, int, str | None]]:
     """(key, line, entry) for every key written twice in one mapping, anywhere in ``document``.
 
@@ -126,6 +130,13 @@ def repeated_keys(
     an option; every repeat is an error. ``entry`` names the enclosing list entry: an item's
     ``id``, or a competency's, position's or section's ``code``.
     """
+    # An anchor's value is one object however often aliases repeat it: walked once, so a file
+    # of nested aliases (a "billion laughs") costs its size, not the size it would expand to.
+    seen = set() if seen is None else seen
+    if isinstance(document, dict | list):
+        if id(document) in seen:
+            return
+        seen.add(id(document))
     if isinstance(document, dict):
         own = document.get("id", None if top else document.get("code"))
         if isinstance(own, str | int | float) and not isinstance(own, bool):
@@ -138,4 +149,4 @@ def repeated_keys(
     else:
         return
     for value in values:
-        yield from repeated_keys(value, item, top=False)
+        yield from repeated_keys(value, item, top=False, seen=seen)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cbt_server import audit
+from cbt_server.accounts import reach
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
 from cbt_server.delivery import frozen
@@ -225,7 +226,7 @@ def session_lines(session: ExamSession) -> list[LateLine]:
         .join(Attempt, Attempt.id == LateAnswer.attempt_id)
         .join(Enrolment, Enrolment.id == Attempt.enrolment_id)
         .join(User, User.id == Attempt.user_id)
-        .where(Attempt.session_id == session.id)
+        .where(Attempt.session_id == session.id, reach.current().rows(Attempt.session_id, User.id))
         .order_by(Enrolment.participant_number, LateAnswer.position, LateAnswer.client_seq)
     ).all()
     stored = {
@@ -270,7 +271,12 @@ def decide(actor: User, session: ExamSession, late_id: int, accept: bool, reason
             select(LateAnswer).where(LateAnswer.id == late_id).with_for_update()
         )
         attempt = db.session.get(Attempt, late.attempt_id) if late is not None else None
-        if late is None or attempt is None or attempt.session_id != session.id:
+        if (
+            late is None
+            or attempt is None
+            or attempt.session_id != session.id
+            or not reach.current().sees(attempt.session_id, attempt.user_id)
+        ):
             raise LateAnswerError("Jawaban terlambat itu tidak ada di sesi ini.")
         if late.decision is not None:
             raise LateAnswerError("Jawaban ini sudah diputuskan.")

@@ -22,9 +22,15 @@ from cbt_server.models.audit import AuditEntry, ChainHead, ScoreSeal
 from cbt_server.models.banks import BankVersion, Item, ItemKey, MediaFile
 from cbt_server.models.base import db
 from cbt_server.models.batteries import BatteryVersion
-from cbt_server.models.competencies import Competency, JobFamily, Position, PositionRequirement
+from cbt_server.models.competencies import (
+    Competency,
+    JobFamily,
+    Position,
+    PositionRequirement,
+    StandardVersion,
+)
 from cbt_server.models.operations import RateCounter, ServerClock
-from cbt_server.models.people import ROLES, User
+from cbt_server.models.people import ROLES, AssessorScope, User
 from cbt_server.models.sessions import (
     Enrolment,
     ExamSession,
@@ -36,6 +42,7 @@ from cbt_server.models.sessions import (
 __all__ = [
     "ROLES",
     "Attempt",
+    "AssessorScope",
     "AttemptEvent",
     "AttemptItem",
     "AttemptRegrade",
@@ -51,6 +58,7 @@ __all__ = [
     "ChainHead",
     "LabSeat",
     "ScoreSeal",
+    "StandardVersion",
     "BankVersion",
     "BatteryVersion",
     "Competency",

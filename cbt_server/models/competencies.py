@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cbt_server.models.base import JSONType, db
+from cbt_server.models.base import JSONType, UTCDateTime, db
 
 
 class JobFamily(db.Model):
@@ -52,3 +54,27 @@ class PositionRequirement(db.Model):
     )
     competency_code: Mapped[str] = mapped_column(ForeignKey("competencies.code"), primary_key=True)
     level: Mapped[int]
+
+
+class StandardVersion(db.Model):
+    """One version of a position's competency standard: the required level per competency as
+    it was from ``created_at`` on. ``position_requirements`` holds the newest; profiles use the
+    version in force when the person's results were measured (docs/profiling.md)."""
+
+    __tablename__ = "standard_versions"
+    __table_args__ = (UniqueConstraint("position_code", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position_code: Mapped[str] = mapped_column(
+        ForeignKey("positions.code", ondelete="CASCADE"), index=True
+    )
+    #: 1, 2, … per position
+    number: Mapped[int]
+    #: {competency code: required level 1–5}
+    levels: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: who set it in the browser; None for an import from the bank folder or the migration
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: import | browser | migration
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cbt_server.audit_check import Anchor, anchors, session_digest
 from cbt_server.delivery.lifecycle import GRADED, RUNNING
-from cbt_server.localtime import to_local, zone
+from cbt_server.localtime import last_day, to_local, zone
 from cbt_server.models import (
     Attempt,
     AuditEntry,
@@ -38,6 +38,10 @@ ACTION_LABELS = {
     "attempt.reset_login": "Reset login",
     "session.token_rotate": "Ganti token",
     "session.note": "Catatan",
+    # changes to the session's plan once it started (edits before its start are not events)
+    "session.edit": "Ubah sesi",
+    "session.participant_move": "Pindah ke sesi lain",
+    "session.participant_remove": "Hapus dari sesi",
 }
 
 
@@ -94,6 +98,8 @@ class SessionReport:
     results_digest: str = ""
     #: both hash chains' heads when printed: a rewritten history no longer matches them
     anchors: list[Anchor] = field(default_factory=list)
+    #: the day a night session ends, when not the day it starts (20:00–06:00)
+    last_day: date | None = None
 
     @property
     def absentees(self) -> list[AttendanceRow]:
@@ -153,6 +159,7 @@ def session_report(session: ExamSession) -> SessionReport:
         battery_title=battery.title if battery else "",
         proctors=[s.name for s in signers],
         day=session_day(session),
+        last_day=last_day(session.starts_at, session.ends_at),
         signatories=signers,
         registered=len(rows),
         present=sum(r.present for r in rows),
@@ -175,6 +182,8 @@ def _irregularities(session: ExamSession) -> list[Irregularity]:
             AuditEntry.target == session.code,
             AuditEntry.action.in_(ACTION_LABELS),
             AuditEntry.action != "session.note",  # the notes themselves are read below
+            # a code is free again after its session was deleted: not that session's rows
+            AuditEntry.at >= session.created_at,
         )
         .order_by(AuditEntry.at, AuditEntry.id)
     ).all()
@@ -199,6 +208,7 @@ def _irregularities(session: ExamSession) -> list[Irregularity]:
             reason=entry.reason or "",
         )
         for entry in entries
+        if entry.action != "session.edit" or (entry.details or {}).get("after_start")
     ]
     found.extend(
         Irregularity(
@@ -290,7 +300,11 @@ def report_csv(report: SessionReport) -> str:
         ("Kode sesi", s.code),
         ("Nama sesi", s.name),
         ("Ruang", s.room),
-        ("Tanggal", _local(s.starts_at, "%Y-%m-%d")),
+        (
+            "Tanggal",
+            _local(s.starts_at, "%Y-%m-%d")
+            + (f" s.d. {report.last_day}" if report.last_day else ""),
+        ),
         (f"Waktu ({tz})", f"{_local(s.starts_at, '%H:%M')}-{_local(s.ends_at, '%H:%M')}"),
         ("Tes", report.battery_title),
         ("Pengawas", "; ".join(report.proctors)),

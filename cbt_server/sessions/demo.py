@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from cbt_server import audit
 from cbt_server.accounts.service import create_user
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
+from cbt_server.localtime import window_text
 from cbt_server.models import (
     BatteryVersion,
     Enrolment,
@@ -100,10 +101,16 @@ class DemoLab:
     room: str
     token: str
     accounts: list[DemoAccount]
+    #: the window as the lab reads it (from the current hour for 10 hours: started at 20:00
+    #: it runs to 06:00 the next day, one night session)
+    window: str = ""
+    #: demo user names held by accounts the demo did not make: left untouched
+    skipped: list[str] = field(default_factory=list)
 
 
 def build_demo() -> DemoLab:
-    """Create (or refresh) the demo accounts and session; every run sets new passwords."""
+    """Create (or refresh) the demo accounts and session; every run sets new passwords on the
+    demo's own accounts (``users.demo``), never on an account someone else made."""
     battery = db.session.scalars(
         select(BatteryVersion)
         .where(BatteryVersion.code == DEMO_BATTERY)
@@ -118,6 +125,7 @@ def build_demo() -> DemoLab:
     if missing:
         raise DemoError(f"positions {sorted(missing)} are not imported: import the banks first")
     accounts: list[DemoAccount] = []
+    skipped: list[str] = []
     with write_transaction():
         session = _demo_session(battery)
         for username, role, name, nip, position, unit, seat in DEMO_PEOPLE:
@@ -127,9 +135,14 @@ def build_demo() -> DemoLab:
                 user = create_user(
                     username, password, role, name, nip=nip, position_code=position, unit=unit
                 )
+                user.demo = True
+            elif not user.demo:
+                skipped.append(username)
+                continue
             else:
                 user.set_password(password)
                 user.active = True
+                user.must_change_password = False
             db.session.flush()
             # Kept across restarts: a rerun must not orphan the demo's attempts.
             if role == "participant" and not _enrolled(session, user):
@@ -146,9 +159,21 @@ def build_demo() -> DemoLab:
             ):
                 db.session.add(SessionProctor(session_id=session.id, user_id=user.id))
             accounts.append(DemoAccount(username, password, role, name, seat))
-        audit.record("demo.build", actor_label="cli", target=session.code)
+        audit.record(
+            "demo.build",
+            actor_label="cli",
+            target=session.code,
+            details={"skipped": skipped} if skipped else None,
+        )
     return DemoLab(
-        session.code, session.name, battery.title, session.room, session.token or "", accounts
+        session.code,
+        session.name,
+        battery.title,
+        session.room,
+        session.token or "",
+        accounts,
+        window_text(session.starts_at, session.ends_at),
+        skipped=skipped,
     )
 
 

@@ -27,6 +27,10 @@ def register_blueprints(app: Flask) -> None:
     from cbt_server.web import assessor, auth, errors, exam, home, media, proctor
     from cbt_server.web.api import exam as api_exam
     from cbt_server.web.api import openapi
+    from cbt_server.web.banks import bp as banks_bp
+    from cbt_server.web.maintenance import bp as maintenance_bp
+    from cbt_server.web.positions import bp as positions_bp
+    from cbt_server.web.staff import bp as staff_bp
 
     @app.before_request
     def _started():  # type: ignore[no-untyped-def]
@@ -39,8 +43,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(proctor.bp)
     app.register_blueprint(assessor.bp)
+    app.register_blueprint(banks_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(api_exam.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(maintenance_bp)
+    app.register_blueprint(positions_bp)
     errors.register(app)
     register_filters(app)
     register_number_filters(app)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     make_response,
@@ -22,7 +23,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from cbt_server.accounts import login_sessions
+from cbt_server.accounts import login_sessions, policy, staff
 from cbt_server.accounts import service as accounts
 from cbt_server.delivery import service as delivery
 from cbt_server.delivery.errors import DeliveryError
@@ -31,6 +32,7 @@ from cbt_server.limits import budgets
 from cbt_server.web.ended_login import forget_ended_login
 from cbt_server.web.lab import login_refusal
 from cbt_server.web.messages import delivery_message, too_many_tries
+from cbt_server.web.staff import staff_message
 
 DEVICE_COOKIE = "cbt_device"
 LOGIN_SESSION_KEY = "lsid"
@@ -59,6 +61,10 @@ def _load_user(user_id: str):  # type: ignore[no-untyped-def]
 def login_enrolment_id() -> int | None:
     """The enrolment the current login belongs to (None: not bound to one yet)."""
     return g.get("login_enrolment_id")
+
+
+#: what a login that must change its password may still reach (besides static files)
+WHILE_FORCED = frozenset({"auth.change_password", "auth.logout", "auth.set_language"})
 
 
 class LoginForm(FlaskForm):
@@ -138,7 +144,52 @@ def _check_login_session():  # type: ignore[no-untyped-def]
     last_seen = g.get("login_last_seen")
     if last_seen is not None:
         login_sessions.touch_if_due(session[LOGIN_SESSION_KEY], last_seen)
+    if current_user.must_change_password and request.endpoint not in WHILE_FORCED:
+        # A one-time password from an admin opens this page only (docs/accounts.md).
+        return redirect(url_for("auth.change_password"))
     return None
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Kata sandi saat ini"), [Length(max=128)])
+    new = PasswordField(_l("Kata sandi baru"), [Length(max=128)])
+    again = PasswordField(_l("Ulangi kata sandi baru"), [Length(max=128)])
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():  # type: ignore[no-untyped-def]
+    """Staff change their own password; participants' passwords are their exam cards."""
+    if current_user.role not in staff.STAFF_ROLES:
+        abort(403)
+    form = PasswordForm()
+    forced = current_user.must_change_password
+    if form.validate_on_submit():
+        try:
+            staff.change_own_password(
+                current_user,
+                session.get(LOGIN_SESSION_KEY),
+                form.current.data or "",
+                form.new.data or "",
+                form.again.data or "",
+            )
+        except budgets.OverBudget as limited:
+            flash(too_many_tries(limited.retry_after), "error")
+            response = make_response(_password_page(form, forced), 429)
+            response.headers["Retry-After"] = str(limited.retry_after)
+            return response
+        except staff.StaffError as refused:
+            flash(staff_message(refused), "error")
+            return _password_page(form, forced), 422
+        flash(_("Kata sandi Anda sudah diganti."), "ok")
+        return redirect(url_for("home.index"))
+    return _password_page(form, forced)
+
+
+def _password_page(form: PasswordForm, forced: bool) -> str:
+    return render_template(
+        "auth/password.html", form=form, forced=forced, min_length=policy.MIN_LENGTH
+    )
 
 
 @bp.get("/lang/<code>")

@@ -3,7 +3,7 @@ services it calls; this module parses, checks scope and renders."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms import (
     BooleanField,
     DateField,
@@ -32,13 +32,13 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.delivery import late
 from cbt_server.delivery.boundary import SettingError
-from cbt_server.localtime import from_local
+from cbt_server.localtime import last_day, to_local, window_from_local
 from cbt_server.models import BatteryVersion, User, db
 from cbt_server.proctoring import interventions, monitor, reports
 from cbt_server.proctoring.access import NoAccess, session_for
@@ -78,16 +78,68 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-class SessionForm(FlaskForm):
-    code = StringField("Kode sesi", [DataRequired(), Length(max=32)])
-    name = StringField("Nama sesi", [DataRequired(), Length(max=200)])
-    battery = SelectField("Baterai tes", coerce=int)
-    room = StringField("Ruang", [DataRequired(), Length(max=100)])
-    day = DateField("Tanggal", [DataRequired()])
-    starts = TimeField("Mulai", [DataRequired()])
-    ends = TimeField("Selesai", [DataRequired()])
-    proctors = SelectMultipleField("Pengawas", coerce=int)
-    rotate = IntegerField("Rotasi token (menit, 0 = manual)", [NumberRange(0, 240)], default=15)
+class WindowForm(FlaskForm):
+    """A session's window typed as a day and two times; an end at or before the start is on the
+    next day (a night session)."""
+
+    day = DateField(_l("Tanggal"), [DataRequired()])
+    starts = TimeField(_l("Mulai"), [DataRequired()])
+    ends = TimeField(_l("Selesai"), [DataRequired()])
+
+    def window(self) -> tuple[datetime, datetime]:
+        return window_from_local(self.day.data, self.starts.data, self.ends.data)
+
+    def show(self, session) -> None:  # type: ignore[no-untyped-def]
+        """Fill the window with the session's (on a form not yet posted)."""
+        starts, ends = to_local(session.starts_at), to_local(session.ends_at)
+        self.day.data, self.starts.data, self.ends.data = starts.date(), starts.time(), ends.time()
+
+
+class SessionForm(WindowForm):
+    code = StringField(_l("Kode sesi"), [DataRequired(), Length(max=32)])
+    name = StringField(_l("Nama sesi"), [DataRequired(), Length(max=200)])
+    battery = SelectField(_l("Baterai tes"), coerce=int)
+    room = StringField(_l("Ruang"), [DataRequired(), Length(max=100)])
+    proctors = SelectMultipleField(_l("Pengawas"), coerce=int)
+    rotate = IntegerField(_l("Rotasi token (menit, 0 = manual)"), [NumberRange(0, 240)], default=15)
+
+
+class EditSessionForm(WindowForm):
+    name = SessionForm.name
+    room = SessionForm.room
+    proctors = SessionForm.proctors
+    rotate = SessionForm.rotate
+    reason = StringField(_l("Alasan perubahan (wajib setelah sesi dimulai)"), [Length(max=1000)])
+
+
+class CopySessionForm(WindowForm):
+    code = SessionForm.code
+    roster = BooleanField(_l("Salin juga daftar peserta (dengan kartu baru)"), default=True)
+
+
+class ScheduleForm(FlaskForm):
+    name = SessionForm.name
+    battery = SessionForm.battery
+    room = SessionForm.room
+    proctors = SessionForm.proctors
+    rotate = SessionForm.rotate
+    lines = TextAreaField(
+        _l("Sesi, satu per baris: kode, tanggal, mulai, selesai"),
+        [DataRequired(), Length(max=20000)],
+    )
+
+
+class DeleteSessionForm(FlaskForm):
+    confirm = StringField(_l("Ketik kode sesi untuk menghapus"), [Length(max=32)])
+    reason = StringField(_l("Alasan (wajib bila sesi sudah dimulai)"), [Length(max=1000)])
+
+
+class ParticipantForm(FlaskForm):
+    """Move a participant to another session, or remove them (both with a reason)."""
+
+    enrolment = IntegerField(_l("Peserta"), [DataRequired()])
+    target = IntegerField(_l("Sesi tujuan"), [Optional()])
+    reason = StringField(_l("Alasan"), [Length(max=1000)])
 
 
 class RosterForm(FlaskForm):
@@ -130,40 +182,250 @@ def index():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.route("/sessions/new", methods=["GET", "POST"])
-def new_session():  # type: ignore[no-untyped-def]
-    if not sessions.may_create_sessions(current_user):
-        abort(403)
-    form = SessionForm()
-    form.battery.choices = [
+def _battery_choices() -> list[tuple[int, str]]:
+    return [
         (b.id, f"{b.title} ({b.code} v{b.version_label})")
         for b in db.session.scalars(
             select(BatteryVersion).order_by(BatteryVersion.code, BatteryVersion.id.desc())
         )
     ]
-    form.proctors.choices = [
-        (u.id, u.full_name)
-        for u in db.session.scalars(select(User).where(User.role == "proctor", User.active))
+
+
+def _proctor_choices(keep: frozenset[int] = frozenset()) -> list[tuple[int, str]]:
+    """The active proctor accounts, and those in ``keep`` (already on the session) even if not."""
+    users = db.session.scalars(
+        select(User)
+        .where(User.role == "proctor", or_(User.active, User.id.in_(keep)))
+        .order_by(User.full_name)
+    )
+    return [
+        (u.id, u.full_name if u.active else _("%(name)s (nonaktif)", name=u.full_name))
+        for u in users
     ]
-    if form.validate_on_submit():
-        try:
-            created = sessions.create_session(
-                current_user,
-                code=form.code.data,
-                name=form.name.data,
-                battery_version_id=form.battery.data,
-                room=form.room.data,
-                starts_at=from_local(form.day.data, form.starts.data),
-                ends_at=from_local(form.day.data, form.ends.data),
-                proctor_ids=list(form.proctors.data or []),
-                token_rotate_minutes=form.rotate.data,
+
+
+def _editable(session_id: int):  # type: ignore[no-untyped-def]
+    """A session the user may edit, delete or copy: 403 without the right to create sessions,
+    404 for a session that is not theirs (like every session route)."""
+    if not sessions.may_create_sessions(current_user):
+        abort(403)
+    return _session(session_id)
+
+
+def _carried_out(form: FlaskForm, action) -> tuple[Response | None, int]:  # type: ignore[no-untyped-def]
+    """Run ``action`` (it returns the response, a redirect) for a valid posted form. Otherwise
+    (None, the status of the page showing the form again): 200 for a form not sent yet, 422
+    for one refused, the service's message flashed."""
+    if not form.validate_on_submit():
+        return None, 422 if request.method == "POST" else 200
+    try:
+        return action(), 200
+    except sessions.SessionError as error:
+        flash(str(error), "error")
+        return None, 422
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+def new_session():  # type: ignore[no-untyped-def]
+    if not sessions.may_create_sessions(current_user):
+        abort(403)
+    form = SessionForm()
+    form.battery.choices = _battery_choices()
+    form.proctors.choices = _proctor_choices()
+
+    def create():  # type: ignore[no-untyped-def]
+        plan = sessions.SessionPlan(
+            form.code.data,
+            form.name.data,
+            form.battery.data,
+            form.room.data,
+            *form.window(),
+            tuple(form.proctors.data or ()),
+            form.rotate.data,
+        )
+        created = sessions.create_session(current_user, plan)
+        flash(_("Sesi %(code)s dibuat.", code=created.code), "ok")
+        return redirect(url_for("proctor.session_page", session_id=created.id))
+
+    done, status = _carried_out(form, create)
+    return done or (render_template("proctor/new_session.html", form=form), status)
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+def edit_session(session_id: int):  # type: ignore[no-untyped-def]
+    """Change a session's plan: everything until it starts, then only its end and proctors,
+    with a reason (the service refuses the rest)."""
+    session = _editable(session_id)
+    assigned = frozenset(sessions.assigned_proctors(session))
+    form = EditSessionForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "name": session.name,
+            "room": session.room,
+            "rotate": session.token_rotate_minutes,
+            "proctors": sorted(assigned),
+        }
+    )
+    form.proctors.choices = _proctor_choices(assigned)
+    if request.method == "GET":
+        form.show(session)
+
+    def save():  # type: ignore[no-untyped-def]
+        starts_at, ends_at = form.window()
+        changed = sessions.edit_session(
+            current_user,
+            session,
+            name=form.name.data,
+            room=form.room.data,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            proctor_ids=list(form.proctors.data or []),
+            token_rotate_minutes=form.rotate.data,
+            reason=form.reason.data or "",
+        )
+        flash(_("Sesi disimpan.") if changed else _("Tidak ada perubahan."), "ok")
+        return redirect(url_for("proctor.session_page", session_id=session.id))
+
+    done, status = _carried_out(form, save)
+    return done or (
+        render_template(
+            "proctor/edit_session.html",
+            session=session,
+            form=form,
+            started=sessions.started(session),
+            delete_form=DeleteSessionForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.post("/sessions/<int:session_id>/delete")
+def delete_session(session_id: int):  # type: ignore[no-untyped-def]
+    session = _editable(session_id)
+    form = DeleteSessionForm()
+    code = session.code
+    try:
+        if not form.validate_on_submit():
+            raise sessions.SessionError(_("Formulir tidak lengkap; muat ulang halaman."))
+        sessions.delete_session(
+            current_user, session, form.confirm.data or "", form.reason.data or ""
+        )
+    except sessions.SessionError as error:
+        flash(str(error), "error")
+        return redirect(url_for("proctor.edit_session", session_id=session_id), 303)
+    flash(_("Sesi %(code)s dihapus.", code=code), "ok")
+    return redirect(url_for("proctor.index"), 303)
+
+
+@bp.route("/sessions/<int:session_id>/copy", methods=["GET", "POST"])
+def copy_session(session_id: int):  # type: ignore[no-untyped-def]
+    """The session on another day: a new code (suggested), the same battery, room, proctors
+    and roster (new enrolments; cards are printed on the copy's page)."""
+    source = _editable(session_id)
+    form = CopySessionForm()
+    if request.method == "GET":
+        form.show(source)
+        form.day.data += timedelta(days=1)
+        form.code.data = sessions.suggest_code(source.code)
+
+    def copy():  # type: ignore[no-untyped-def]
+        starts_at, ends_at = form.window()
+        made = sessions.copy_session(
+            current_user,
+            source,
+            code=form.code.data,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            with_roster=bool(form.roster.data),
+        )
+        flash(
+            _(
+                "Sesi %(source)s disalin menjadi %(code)s; cetak kartu peserta sesi baru ini.",
+                source=source.code,
+                code=made.code,
+            ),
+            "ok",
+        )
+        return redirect(url_for("proctor.session_page", session_id=made.id))
+
+    done, status = _carried_out(form, copy)
+    return done or (render_template("proctor/copy_session.html", source=source, form=form), status)
+
+
+@bp.route("/sessions/schedule", methods=["GET", "POST"])
+def schedule():  # type: ignore[no-untyped-def]
+    """Several sessions of one battery, room and proctors at once: all or none."""
+    if not sessions.may_create_sessions(current_user):
+        abort(403)
+    form = ScheduleForm()
+    form.battery.choices = _battery_choices()
+    form.proctors.choices = _proctor_choices()
+    problems: list = []
+
+    def make():  # type: ignore[no-untyped-def]
+        created, found = sessions.schedule_sessions(
+            current_user,
+            name=form.name.data,
+            battery_version_id=form.battery.data,
+            room=form.room.data,
+            proctor_ids=list(form.proctors.data or []),
+            token_rotate_minutes=form.rotate.data,
+            text=form.lines.data,
+        )
+        if found:
+            problems.extend(found)
+            raise sessions.SessionError(
+                _("Jadwal ditolak: tidak ada sesi yang dibuat. Perbaiki baris berikut.")
             )
-        except sessions.SessionError as error:
-            flash(str(error), "error")
-        else:
-            flash(_("Sesi %(code)s dibuat.", code=created.code), "ok")
-            return redirect(url_for("proctor.session_page", session_id=created.id))
-    return render_template("proctor/new_session.html", form=form)
+        codes = ", ".join(s.code for s in created)
+        flash(_("%(n)s sesi dibuat: %(codes)s.", n=len(created), codes=codes), "ok")
+        return redirect(url_for("proctor.index"))
+
+    done, status = _carried_out(form, make)
+    return done or (
+        render_template("proctor/schedule.html", form=form, problems=problems),
+        status,
+    )
+
+
+def _participant_change(session_id: int, change) -> Response:  # type: ignore[no-untyped-def]
+    """Move or remove one participant of this session; the outcome is flashed on its page."""
+    session = _session(session_id)
+    form = ParticipantForm()
+    try:
+        if not form.validate_on_submit():
+            raise sessions.SessionError(_("Pilih peserta terlebih dahulu."))
+        flash(change(session, form), "ok")
+    except sessions.SessionError as error:
+        flash(str(error), "error")
+    return redirect(url_for("proctor.session_page", session_id=session.id), 303)
+
+
+@bp.post("/sessions/<int:session_id>/participants/move")
+def move_participant(session_id: int):  # type: ignore[no-untyped-def]
+    def move(session, form) -> str:  # type: ignore[no-untyped-def]
+        moved = sessions.move_enrolment(
+            current_user, session, form.enrolment.data, form.target.data or 0, form.reason.data
+        )
+        return _(
+            "Peserta dipindahkan; nomor peserta barunya %(number)s "
+            "(cetak kartunya di sesi tujuan).",
+            number=moved.participant_number,
+        )
+
+    return _participant_change(session_id, move)
+
+
+@bp.post("/sessions/<int:session_id>/participants/remove")
+def remove_participant(session_id: int):  # type: ignore[no-untyped-def]
+    def remove(session, form) -> str:  # type: ignore[no-untyped-def]
+        name = sessions.remove_enrolment(
+            current_user, session, form.enrolment.data, form.reason.data or ""
+        )
+        return _("%(name)s dihapus dari sesi ini.", name=name)
+
+    return _participant_change(session_id, remove)
 
 
 def _render_session_page(session, *, roster_form=None, problems=(), notices=(), boundary_form=None):  # type: ignore[no-untyped-def]
@@ -191,6 +453,9 @@ def _render_session_page(session, *, roster_form=None, problems=(), notices=(), 
         problems=list(problems),
         notices=list(notices),
         card_lines=sessions.card_lines(session),
+        may_edit=sessions.may_edit_sessions(current_user, session),
+        participant_form=ParticipantForm(formdata=None),
+        move_targets=sessions.move_targets(current_user, session),
     )
 
 
@@ -463,6 +728,7 @@ def attendance(session_id: int):  # type: ignore[no-untyped-def]
         rows=reports.attendance(session),
         labels=reports.STATUS_LABELS,
         day=reports.session_day(session),
+        last_day=last_day(session.starts_at, session.ends_at),
         signatories=reports.signatories(session),
     )
 

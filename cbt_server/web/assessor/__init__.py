@@ -7,16 +7,50 @@ views to ``bp``.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from cbt_server import audit
+from cbt_server.accounts import reach
 from cbt_server.assessment import queries
 from cbt_server.models import ExamSession, db
 from cbt_server.web.guards import require_roles
 
 bp = Blueprint("assessor", __name__, url_prefix="/assessor")
 require_roles(bp, "assessor", "admin")
+
+
+#: Pages about the whole lab rather than about people: the audit log, the integrity check,
+#: outside data for anyone, and key corrections that regrade every session of a battery. An
+#: assessor limited to units or sessions does not reach them (docs/accounts.md).
+LAB_WIDE = frozenset(
+    {
+        "assessor.audit_log_page",
+        "assessor.audit_log_csv",
+        "assessor.integrity_page",
+        "assessor.seal_existing",
+        "assessor.imports",
+        "assessor.regrade_page",
+        "assessor.key_override",
+        "assessor.run_regrade",
+    }
+)
+
+
+@bp.before_request
+def _limit_to_reach() -> None:
+    """After the role guard: an assessor limited to units or sessions sees only those people
+    on every page and download of the desk (accounts/reach.py), and none of the lab-wide ones."""
+    reach.set_for_request(current_user)
+    if request.endpoint in LAB_WIDE and reach.current().limited:
+        abort(403)
+
+
+@bp.context_processor
+def _desk_reach() -> dict[str, bool]:
+    """Whether the desk's lab-wide links are for this user."""
+    return {"lab_wide": not reach.current().limited}
+
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -29,7 +63,7 @@ def audited(action: str, target: str, **details: object) -> None:
 def exam_session(session_id: int) -> ExamSession:
     """The session of the URL, or 404."""
     session = db.session.get(ExamSession, session_id)
-    if session is None:
+    if session is None or not reach.current().sees_session(session_id):
         abort(404)
     return session
 
