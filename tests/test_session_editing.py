@@ -171,6 +171,24 @@ def _cards(client: FlaskClient, session_id: int) -> list[tuple[str, str]]:
     return list(zip(logins, passwords, strict=True))
 
 
+SITI, BUDI = "198703152010012001", "199001202015031002"  # NIPs in ROSTER
+
+
+def _card_of(
+    app: Flask, cards: list[tuple[str, str]], session_id: int, nip: str
+) -> tuple[str, str]:
+    """The card (participant number, password) of the person with ``nip`` in that session
+    (cards print by participant number, and builder-made enrolments have none: the order of
+    the unnumbered ones is the database's)."""
+    with app.app_context():
+        number = db.session.scalar(
+            select(Enrolment.participant_number)
+            .join(User, User.id == Enrolment.user_id)
+            .where(Enrolment.session_id == session_id, User.nip == nip)
+        )
+    return next(card for card in cards if card[0] == number)
+
+
 def _token(app: Flask, session_id: int) -> str:
     """The token the proctor reads out now (rotated when due, as the monitor shows it)."""
     from cbt_server.sessions.token_service import current_token
@@ -442,14 +460,16 @@ def test_a_copy_on_the_next_day_has_the_roster_with_new_cards(app: Flask, world,
     assert len(new_cards) == 5 and all(n.startswith("S-01-B-") for n, _ in new_cards)
     clock.advance(days=1)  # 24-11 15:00: the copy is open, the source has ended
     token = _token(app, copy.id)
-    siti_new = next(c for c in new_cards if c[0].endswith("-003"))
+    siti_new = _card_of(app, new_cards, copy.id, SITI)
     assert Participant(app, *siti_new).begin(token)["state"] == "in_progress"
-    # The first session's card opens only the first session: the copy's token is refused.
-    siti_old = old_cards[0]
-    old = Participant(app, *siti_old)
+    # The first session's cards open only the first session: the copy's token is refused...
+    old = Participant(app, *_card_of(app, old_cards, world.id, BUDI))
     assert old.login().status_code == 302
     entered = old.enter_token(token)
     assert not entered.headers.get("Location", "").endswith("/exam/confirm")
+    # ...and Siti's old card does not even log in while her exam runs on another PC.
+    siti_old = _card_of(app, old_cards, world.id, SITI)
+    assert Participant(app, *siti_old).login().status_code == 409
     # ...and the copy's card does not open the first session.
     with app.app_context():
         first = db.session.scalar(
