@@ -254,6 +254,13 @@ def test_a_bad_change_names_what_is_wrong_and_changes_nothing(
     assert _audit(app, "position.update") == []
 
 
+def test_integrity_scales_are_not_offered_for_a_standard(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
+    page = admin.get("/admin/positions/JF-UJ").get_data(as_text=True)
+    levels = re.search(r'data-testid="standard-levels".*?</table>', page, re.S)
+    assert levels and 'name="level-T.UJ.01"' in levels[0]
+    assert 'name="level-INT.UJ"' not in levels[0] and 'name="level-INT.SDUJ"' not in levels[0]
+
+
 def test_a_new_position_with_a_code_in_use_is_refused(app: Flask, admin) -> None:  # type: ignore[no-untyped-def]
     sent = _post(
         admin,

@@ -219,9 +219,12 @@ def job_families() -> list[tuple[str, str]]:
 
 
 def competencies() -> list[Competency]:
-    """The dictionary, grouped as the profile shows it."""
-    order = {"managerial": 0, "sociocultural": 1, "technical": 2, "integrity": 3}
-    rows = db.session.scalars(select(Competency)).all()
+    """The competencies a position's standard may require, grouped as the profile shows them.
+    Integrity scales are not among them: no position sets a level for them (docs/profiling.md)."""
+    order = {"managerial": 0, "sociocultural": 1, "technical": 2}
+    rows = db.session.scalars(
+        select(Competency).where(Competency.competency_group != "integrity")
+    ).all()
     return sorted(rows, key=lambda c: (order.get(c.competency_group, 9), c.code))
 
 
