@@ -21,6 +21,7 @@ from cbt_server.scoring import (
     grade,
     max_scores,
     normalise_answer,
+    percent_of,
     percent_of_max,
     score_attempts,
     score_item,
@@ -410,6 +411,24 @@ def test_percent_of_max_is_exact_on_cuts_and_nan_without_maximum() -> None:
     assert to_levels(percent, [29, 50, 70, 90]).tolist() == [[2, 4, 0]]
 
 
+def test_one_attempt_and_the_engine_round_a_percentage_alike() -> None:
+    """Grading one attempt (percent_of) and the vectorised engine (percent_of_max) put the same
+    score on the same side of every cut: 2 of 3 at a cut of 66.66667 is level 4 in both (it was
+    4 for one attempt and 3 in bulk when the two rounded to 4 and 9 decimals)."""
+    cuts = [40, 55, 66.66667, 85]
+    bulk = percent_of_max(np.array([[2.0]]), np.array([[3.0]]))
+    single = percent_of(2.0, 3.0)
+    assert single == bulk[0, 0] == 66.6667
+    assert to_levels(np.array([single]), cuts).tolist() == [4]
+    assert to_levels(bulk, cuts).tolist() == [[4]]
+    scores = np.array([[k / 2 for k in range(0, 61)]])
+    for maximum in (3.0, 7.0, 9.0, 11.0, 12.5, 30.0):
+        maxima = np.full_like(scores, maximum)
+        engine = percent_of_max(scores, maxima)[0]
+        assert [percent_of(float(k), maximum) for k in scores[0]] == engine.tolist()
+    assert percent_of(0.0, 0.0) is None
+
+
 # --- aggregation --------------------------------------------------------------------------------
 
 
@@ -427,9 +446,9 @@ def test_aggregate_with_items_not_presented() -> None:
     np.testing.assert_array_equal(sums, [[2.5, 5.0, 4.0], [1.0, 0.0, 0.0], [0.0, 5.0, 1.0]])
     np.testing.assert_array_equal(max_sums, [[3.0, 7.0, 5.0], [1.0, 2.0, 0.0], [0.0, 5.0, 5.0]])
     percent = percent_of_max(sums, max_sums)
-    np.testing.assert_allclose(
-        percent, [[250 / 3, 500 / 7, 80.0], [100.0, 0.0, np.nan], [np.nan, 100.0, 20.0]]
-    )
+    np.testing.assert_array_equal(
+        percent, [[83.3333, 71.4286, 80.0], [100.0, 0.0, np.nan], [np.nan, 100.0, 20.0]]
+    )  # 250/3 and 500/7, to the 4 decimals every percentage is rounded to
     assert to_levels(percent, [40, 55, 70, 85]).tolist() == [[4, 4, 4], [5, 1, 0], [0, 5, 1]]
 
 

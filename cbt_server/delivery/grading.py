@@ -33,6 +33,7 @@ from cbt_server.scoring import (
     encode_responses,
     grade,
     max_scores,
+    percent_of,
     to_levels,
 )
 
@@ -155,14 +156,10 @@ def grade_attempt(
             code="TOTAL",
             score=total,
             max_score=total_max,
-            percent=_percent(total, total_max),
+            percent=percent_of(total, total_max),
             level=None,
         )
     )
-
-
-def _percent(score: float, maximum: float) -> float | None:
-    return round(100.0 * score / maximum, 4) if maximum > 0 else None
 
 
 def _store_group_scores(
@@ -186,7 +183,7 @@ def _store_group_scores(
         )
     for n, code in enumerate(codes):
         score, maximum = float(sums[0, n]), float(max_sums[0, n])
-        percent = _percent(score, maximum)
+        percent = percent_of(score, maximum)
         level = None
         flagged = False
         if definition is not None and percent is not None:

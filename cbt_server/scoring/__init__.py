@@ -22,6 +22,7 @@ from cbt_server.scoring.engine import (
 from cbt_server.scoring.items import NOT_PRESENTED, KeyedItem, normalise_answer, score_item
 from cbt_server.scoring.levels import (
     NOT_MEASURED,
+    percent_of,
     percent_of_max,
     to_group_levels,
     to_levels,
@@ -45,6 +46,7 @@ __all__ = [
     "grade",
     "max_scores",
     "normalise_answer",
+    "percent_of",
     "percent_of_max",
     "score_attempts",
     "score_item",

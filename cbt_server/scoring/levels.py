@@ -15,8 +15,11 @@ import numpy as np
 N_CUTS = 4
 NOT_MEASURED = 0
 #: percentages are rounded to this many decimals so that float noise cannot drop a score that
-#: is exactly on a cut below it (100 × 0.29 is 28.999999999999996 in binary floating point)
-PERCENT_DECIMALS = 9
+#: is exactly on a cut below it (100 × 0.29 is 28.999999999999996 in binary floating point).
+#: One rule for the vectorised engine, for grading one attempt (:func:`percent_of`) and for what
+#: is stored and printed (docs/scoring.md): two roundings would put 2 of 3 (66.66666…) on
+#: different sides of a cut such as 66.66667.
+PERCENT_DECIMALS = 4
 
 
 def validate_cuts(cuts: Sequence[float]) -> np.ndarray:
@@ -39,6 +42,12 @@ def percent_of_max(sums: np.ndarray, max_sums: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         percent = np.where(measured, 100.0 * sums / np.where(measured, max_sums, 1.0), np.nan)
     return np.round(percent, PERCENT_DECIMALS)
+
+
+def percent_of(score: float, maximum: float) -> float | None:
+    """One percentage by :func:`percent_of_max`'s rule; None where nothing could be earned."""
+    percent = float(percent_of_max(np.array([score]), np.array([maximum]))[0])
+    return None if np.isnan(percent) else percent
 
 
 def to_levels(percent: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
