@@ -34,6 +34,17 @@ SCORES_CHAIN = "scores"
 _PENDING_SEALS = "cbt_pending_score_seals"
 
 
+#: a reason shorter than this is no reason (a proctor's "-" or "ok"); longer ones are cut here
+REASON_MIN, REASON_MAX = 3, 1000
+
+
+def written_reason(reason: str | None) -> str | None:
+    """The reason a person gave for an audited action, trimmed to what an audit row keeps, or
+    None when nothing that counts as a reason was written (the caller refuses the action)."""
+    reason = (reason or "").strip()
+    return reason[:REASON_MAX] if len(reason) >= REASON_MIN else None
+
+
 def record(
     action: str,
     *,

@@ -43,10 +43,10 @@ class Outcome:
 
 
 def _need_reason(reason: str | None) -> str:
-    reason = (reason or "").strip()
-    if len(reason) < 3:
+    written = audit.written_reason(reason)
+    if written is None:
         raise InterventionError("Tuliskan alasan tindakan ini.")
-    return reason[:1000]
+    return written
 
 
 def _targets(session: ExamSession, enrolment_ids: list[int] | None) -> list[tuple[Enrolment, User]]:

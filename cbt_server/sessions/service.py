@@ -451,10 +451,10 @@ FIELD_NAMES = {
 
 
 def _need_reason(reason: str | None, what: str) -> str:
-    reason = (reason or "").strip()
-    if len(reason) < 3:
+    written = audit.written_reason(reason)
+    if written is None:
         raise SessionError(f"Tuliskan alasan {what}.")
-    return reason[:1000]
+    return written
 
 
 def assigned_proctors(session: ExamSession) -> set[int]:
