@@ -58,6 +58,10 @@ def defaults(instance: Path) -> dict[str, Any]:
         "CBT_JPM_SCALE": "mapping",
         "CBT_NINEBOX_POTENTIAL_CUTS": "60,80",
         "CBT_NINEBOX_PERFORMANCE_CUTS": "60,80",
+        # Cut scores by the modified Angoff method (docs/scoring.md): panelists needed before
+        # cuts may be set (never fewer than 2), and below how many the page warns.
+        "CBT_ANGOFF_MIN_PANELISTS": 3,
+        "CBT_ANGOFF_RECOMMENDED_PANELISTS": 5,
         "CBT_LANGUAGES": ("id", "en"),
         # How long logins live (docs/operations.md, "Logins"); a participant's login never
         # ends while their attempt runs.

@@ -204,6 +204,7 @@ def _assessor_path(rule: str, session_id: int, user_id: int) -> str:
         rule.replace("<int:session_id>", str(session_id))
         .replace("<int:user_id>", str(user_id))
         .replace("<int:late_id>", "1")
+        .replace("<int:study_id>", "1")
         .replace("<code>", "BAT-UJI")
     )
 

@@ -41,6 +41,8 @@ class Measured:
     flagged: bool
     battery: str
     finished_at: datetime | None
+    #: the set cuts ``level`` was computed with; None: the bank's percentages
+    cut_score_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def _measured(data: dict[int, PersonData]) -> None:
             score.flagged,
             battery,
             finished_at,
+            score.cut_score_id,
         )
 
 

@@ -9,12 +9,13 @@ validity warning, performance targets against realisation, and the chart as inli
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
 
+from cbt_server.assessment.cut_scores import CutSource, cut_sources
 from cbt_server.assessment.person_data import (
     Dictionary,
     Measured,
@@ -93,6 +94,8 @@ class ProfileView:
     development_problem: str | None = None
     #: the version of the position's standard the profile is measured against
     standard_version: int | None = None
+    #: where the measured levels' cuts came from (set by a method, or the bank's percentages)
+    cut_sources: tuple[CutSource, ...] = ()
 
     @property
     def jpm(self) -> float | None:
@@ -143,8 +146,24 @@ def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[
     table, table_problem = development_table()
     thresholds = validity_thresholds(people)
     printed_at = now()
+    sources = {
+        (s.code, s.cut_score_id): s
+        for s in cut_sources(
+            (m.code, m.cut_score_id)
+            for p in people
+            for m in p.measured.values()
+            if m.level is not None
+        )
+    }
     return [
-        _view(person, terms, table, scale, thresholds, printed_at, table_problem)
+        replace(
+            _view(person, terms, table, scale, thresholds, printed_at, table_problem),
+            cut_sources=tuple(
+                sources[(m.code, m.cut_score_id)]
+                for _code, m in sorted(person.measured.items())
+                if m.level is not None
+            ),
+        )
         for person in people
     ]
 

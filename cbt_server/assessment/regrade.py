@@ -16,6 +16,7 @@ from sqlalchemy import select
 from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
+from cbt_server.delivery.cuts import CutsInForce, cuts_in_force
 from cbt_server.delivery.grading import grade_attempt, key_overrides
 from cbt_server.delivery.lifecycle import GRADED
 from cbt_server.models import (
@@ -236,13 +237,14 @@ def regrade_battery(
         db.session.add(run)
         db.session.flush()
         definitions: dict[int, dict] = {}
+        cuts: dict[int, CutsInForce] = {}  # read once per battery version, not per attempt
         for attempt in attempts:
-            if attempt.battery_version_id not in definitions:
-                definitions[attempt.battery_version_id] = db.session.get(
-                    BatteryVersion, attempt.battery_version_id
-                ).definition
+            version_id = attempt.battery_version_id
+            if version_id not in definitions:
+                definitions[version_id] = db.session.get(BatteryVersion, version_id).definition
+                cuts[version_id] = cuts_in_force(version_id, definitions[version_id]["levels"])
             old_total, old = attempt.total_score, snapshot(attempt)
-            grade_attempt(attempt, definitions[attempt.battery_version_id], reason="regrade")
+            grade_attempt(attempt, definitions[version_id], reason="regrade", cuts=cuts[version_id])
             db.session.flush()
             new = snapshot(attempt)
             run.changed += int(old != new)

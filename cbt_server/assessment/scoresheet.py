@@ -7,12 +7,13 @@ chunk's scores fetched in one query, so a sheet of thousands of rows never sits 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
 from cbt_server.accounts import reach
+from cbt_server.assessment.cut_scores import CutSource, cut_sources
 from cbt_server.audit_check import battery_digest, session_digest
 from cbt_server.clock import now
 from cbt_server.localtime import to_local, window_text
@@ -54,6 +55,8 @@ class ScoreSheet:
     #: SHA-256 of the stored scores the sheet covers (docs/tamper-evidence.md), so a printed or
     #: downloaded sheet can be checked against the database later
     digest: str = ""
+    #: where the levels' cuts came from: set by a method (who, when) or the bank's percentages
+    cut_sources: list[CutSource] = field(default_factory=list)
 
     @property
     def file_subtitle(self) -> str:
@@ -183,7 +186,25 @@ def _sheet(
         if chunk:
             yield from _rows(chunk, sections, competencies, scales)
 
-    return ScoreSheet(title, filename, columns, rows(), subtitle, digest=digest)
+    return ScoreSheet(
+        title, filename, columns, rows(), subtitle, digest=digest, cut_sources=_cut_sources(scope)
+    )
+
+
+def _cut_sources(scope: Select) -> list[CutSource]:
+    """The cuts the sheet's stored levels were computed with (one query, then one for the set
+    cuts named)."""
+    attempt_ids = scope.with_only_columns(Attempt.id).where(Attempt.id.is_not(None)).order_by(None)
+    pairs = db.session.execute(
+        select(AttemptScore.code, AttemptScore.cut_score_id)
+        .where(
+            AttemptScore.attempt_id.in_(attempt_ids.scalar_subquery()),
+            AttemptScore.scope == "competency",
+            AttemptScore.level.is_not(None),
+        )
+        .distinct()
+    ).all()
+    return cut_sources((code, cut_id) for code, cut_id in pairs)
 
 
 def _rows(

@@ -4,12 +4,14 @@ of an item with its key. Nothing here writes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from cbt_server.delivery.grading import key_overrides
+from cbt_server.delivery.grading import KeyFix, key_overrides
 from cbt_server.delivery.views import CLIENT_TYPE
 from cbt_server.models import (
     AuditEntry,
@@ -199,32 +201,80 @@ def item_preview(version_id: int, item_id: int) -> ItemPreview | None:
     key_row = db.session.get(ItemKey, item_id)
     if key_row is None:
         return None
-    fix = key_overrides([item_id]).get(item_id)
-    keyed = fix if fix is not None else key_row  # as grading takes it (delivery/grading.py)
-    key, weights, accept = list(keyed.key or []), keyed.weights or {}, list(keyed.accept or [])
-    options = [
-        OptionView(label, html, label in key, float(weights[label]) if label in weights else None)
-        for label, html in item.options
-    ]
     ids = list(
         db.session.scalars(
             select(Item.id).where(Item.bank_version_id == version_id).order_by(Item.id)
         )
     )
     at = ids.index(item_id)
+    name = select(Competency.name).where(Competency.code == key_row.competency_code)
+    return _preview(
+        item,
+        key_row,
+        key_overrides([item_id]).get(item_id),
+        db.session.scalar(name),
+        previous_id=ids[at - 1] if at > 0 else None,
+        next_id=ids[at + 1] if at + 1 < len(ids) else None,
+    )
+
+
+def item_previews(item_ids: Sequence[int]) -> list[ItemPreview]:
+    """Several items as :func:`item_preview` shows them, in the given order (without the
+    previous/next links), from a fixed number of queries: for pages that show a set of items,
+    such as a standard-setting study's judgement form."""
+    if not item_ids:
+        return []
+    rows = {
+        item.id: (item, key_row)
+        for item, key_row in db.session.execute(
+            select(Item, ItemKey)
+            .join(ItemKey, ItemKey.item_id == Item.id)
+            .options(selectinload(Item.bank_version))
+            .where(Item.id.in_(set(item_ids)))
+        )
+    }
+    fixes = key_overrides(list(rows))
+    names = dict(
+        db.session.execute(
+            select(Competency.code, Competency.name).where(
+                Competency.code.in_({key_row.competency_code for _i, key_row in rows.values()})
+            )
+        ).all()
+    )
+    previews = []
+    for item_id in item_ids:
+        if item_id in rows:
+            item, key_row = rows[item_id]
+            fix, name = fixes.get(item_id), names.get(key_row.competency_code)
+            previews.append(_preview(item, key_row, fix, name))
+    return previews
+
+
+def _preview(
+    item: Item,
+    key_row: ItemKey,
+    fix: KeyFix | None,
+    competency_name: str | None,
+    previous_id: int | None = None,
+    next_id: int | None = None,
+) -> ItemPreview:
+    keyed = fix if fix is not None else key_row  # as grading takes it (delivery/grading.py)
+    key, weights, accept = list(keyed.key or []), keyed.weights or {}, list(keyed.accept or [])
+    options = [
+        OptionView(label, html, label in key, float(weights[label]) if label in weights else None)
+        for label, html in item.options
+    ]
     return ItemPreview(
         version=item.bank_version,
         item=item,
         shown_type=CLIENT_TYPE.get(item.item_type, item.item_type),
         options=options,
         competency_code=key_row.competency_code,
-        competency_name=db.session.scalar(
-            select(Competency.name).where(Competency.code == key_row.competency_code)
-        ),
+        competency_name=competency_name,
         key=key,
         accept=accept,
         reverse=bool(key_row.reverse),
         corrected=fix is not None,
-        previous_id=ids[at - 1] if at > 0 else None,
-        next_id=ids[at + 1] if at + 1 < len(ids) else None,
+        previous_id=previous_id,
+        next_id=next_id,
     )

@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from cbt_server import audit
+from cbt_server.delivery.cuts import CutsInForce, cuts_in_force
 from cbt_server.models import (
     Attempt,
     AttemptItem,
@@ -34,7 +35,7 @@ from cbt_server.scoring import (
     grade,
     max_scores,
     percent_of,
-    to_levels,
+    to_group_levels,
 )
 
 
@@ -93,22 +94,21 @@ def engine_response(item: Item, stored: Any) -> Any:
     return frozenset(labels.index(label) for label in stored)
 
 
-def _cuts(levels: dict[str, Sequence[float]], code: str) -> Sequence[float]:
-    return levels.get(code) or levels["default"]
-
-
 def grade_attempt(
     attempt: Attempt,
     definition: dict,
     fixes: Mapping[int, KeyFix] | None = None,
     *,
     reason: str = "graded",
+    cuts: CutsInForce | None = None,
 ) -> None:
     """Score every position of the attempt and store the totals. Inside a write transaction.
 
     Keys are the item's stored key, replaced by the newest key override, replaced in turn by
-    ``fixes`` (item id -> corrected key) when a regrade passes them. The stored scores are
-    sealed at commit with ``reason`` (graded | regrade | late_answer).
+    ``fixes`` (item id -> corrected key) when a regrade passes them. Levels use the cuts in
+    force for the attempt's battery version (``cuts``, read when not given: set by a method,
+    else the bank's percentages). The stored scores are sealed at commit with ``reason``
+    (graded | regrade | late_answer).
     """
     rows = db.session.execute(
         select(AttemptItem, Item, ItemKey, Response)
@@ -137,15 +137,17 @@ def grade_attempt(
     audit.scores_changed(attempt.id, reason)
     section_codes = [s["code"] for s in definition["sections"]]
     section_index = np.array([f.section_index for f, *_ in rows], dtype=np.int64)
-    _store_group_scores(attempt, "section", section_codes, section_index, scores, maxes, None)
+    _store_group_scores(attempt, "section", section_codes, section_index, scores, maxes)
 
     competency_codes = sorted({key.competency_code for _f, _i, key, _r in rows})
     lookup = {code: n for n, code in enumerate(competency_codes)}
     competency_index = np.array(
         [lookup[key.competency_code] for _f, _i, key, _r in rows], dtype=np.int64
     )
+    if cuts is None or cuts.battery_version_id != attempt.battery_version_id:
+        cuts = cuts_in_force(attempt.battery_version_id, definition["levels"])
     _store_group_scores(
-        attempt, "competency", competency_codes, competency_index, scores, maxes, definition
+        attempt, "competency", competency_codes, competency_index, scores, maxes, definition, cuts
     )
     total, total_max = float(np.nansum(scores)), float(np.nansum(maxes))
     attempt.total_score, attempt.total_max = total, total_max
@@ -169,11 +171,19 @@ def _store_group_scores(
     index: np.ndarray,
     scores: np.ndarray,
     maxes: np.ndarray,
-    definition: dict | None,
+    definition: dict | None = None,
+    cuts: CutsInForce | None = None,
 ) -> None:
+    """One row per group; with ``definition`` and ``cuts`` (competencies and scales) also the
+    level by the cuts in force, the set cuts it came from, and the validity flag."""
     if not codes:
         return
     sums, max_sums = aggregate(scores, maxes, index, len(codes))
+    percents = [percent_of(float(sums[0, n]), float(max_sums[0, n])) for n in range(len(codes))]
+    levels = None
+    if definition is not None and cuts is not None:
+        measured = np.array([[np.nan if p is None else p for p in percents]])
+        levels = to_group_levels(measured, [cuts.cuts(code) for code in codes])[0]
     validity = set()
     if definition is not None:
         validity = set(
@@ -183,11 +193,12 @@ def _store_group_scores(
         )
     for n, code in enumerate(codes):
         score, maximum = float(sums[0, n]), float(max_sums[0, n])
-        percent = percent_of(score, maximum)
-        level = None
+        percent = percents[n]
+        level = cut_score_id = None
         flagged = False
-        if definition is not None and percent is not None:
-            level = int(to_levels(np.array([percent]), _cuts(definition["levels"], code))[0])
+        if definition is not None and levels is not None and percent is not None:
+            level = int(levels[n])
+            cut_score_id = cuts.cut_score_id(code)  # type: ignore[union-attr]
             flag_at = definition.get("validity_flag_percent")
             flagged = code in validity and flag_at is not None and percent >= float(flag_at)
         db.session.add(
@@ -200,5 +211,6 @@ def _store_group_scores(
                 percent=percent,
                 level=level,
                 flagged=flagged,
+                cut_score_id=cut_score_id,
             )
         )

@@ -29,6 +29,7 @@ from cbt_server.models.competencies import (
     PositionRequirement,
     StandardVersion,
 )
+from cbt_server.models.cut_scores import CutJudgement, CutScore, CutStudy
 from cbt_server.models.operations import RateCounter, ServerClock
 from cbt_server.models.people import ROLES, AssessorScope, User
 from cbt_server.models.sessions import (
@@ -63,6 +64,9 @@ __all__ = [
     "BatteryVersion",
     "Competency",
     "CompetencyRating",
+    "CutJudgement",
+    "CutScore",
+    "CutStudy",
     "Enrolment",
     "ExamSession",
     "Item",

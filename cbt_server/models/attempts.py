@@ -166,6 +166,8 @@ class AttemptScore(db.Model):
     percent: Mapped[float | None]
     level: Mapped[int | None]
     flagged: Mapped[bool] = mapped_column(default=False)
+    #: the set cuts (cut_scores) ``level`` was computed with; None: the bank's percentages
+    cut_score_id: Mapped[int | None] = mapped_column(ForeignKey("cut_scores.id"))
 
 
 class LoginSession(db.Model):

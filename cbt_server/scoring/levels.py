@@ -8,7 +8,7 @@ the competency was presented) the percentage is NaN and the level is 0, meaning 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -70,3 +70,8 @@ def to_group_levels(percent: np.ndarray, cuts_per_group: Sequence[Sequence[float
         raise ValueError(f"percent has {percent.shape[-1:]} groups, cuts {edges.shape[0]}")
     levels = 1 + np.sum(percent[..., np.newaxis] >= edges, axis=-1)
     return np.where(np.isnan(percent), NOT_MEASURED, levels).astype(np.int64)
+
+
+def bank_cuts(levels: Mapping[str, Sequence[float]], code: str) -> Sequence[float]:
+    """A competency's cuts in a battery's ``levels`` table: its own line, else ``default``."""
+    return levels.get(code) or levels["default"]

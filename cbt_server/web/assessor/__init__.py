@@ -33,6 +33,13 @@ LAB_WIDE = frozenset(
         "assessor.regrade_page",
         "assessor.key_override",
         "assessor.run_regrade",
+        # cut scores by a method: they change the levels of every session of a battery version
+        "assessor.cut_scores_page",
+        "assessor.open_cut_study",
+        "assessor.cut_study_page",
+        "assessor.cut_study_panelist",
+        "assessor.set_cut_scores",
+        "assessor.cut_scores_regrade",
     }
 )
 
@@ -77,6 +84,7 @@ def index():  # type: ignore[no-untyped-def]
 from cbt_server.web.assessor import (  # noqa: E402, F401
     analysis,
     audit_log,
+    cut_scores,
     data,
     integrity,
     late,
