@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import Integer, bindparam, case, exists, func, or_, select, update
 
 from cbt_server import commit_group
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
-from cbt_server.delivery import clockwork, frozen, lifecycle, presence, snapshot
+from cbt_server.delivery import clockwork, frozen, item_time, lifecycle, presence, snapshot
 from cbt_server.delivery.errors import DeliveryError, refuse, too_many
 from cbt_server.delivery.lifecycle import FINISHED, AttemptState
 from cbt_server.delivery.service import device_hash, load_for_update
@@ -59,6 +59,9 @@ class Save:
     answer: Any
     flagged: bool
     seq: int
+    #: how long the item had been on screen when this answer was given (ms, measured on the PC:
+    #: a duration); kept for the first answer only, for response-time checks
+    shown_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,30 @@ class Ack:
     status: str  # one of ACK_STATUSES
 
 
-def parse_position(payload: Any) -> int | None:
-    """The optional ``position`` of a save request or a heartbeat (where the page is)."""
+@dataclass(frozen=True)
+class Where:
+    """Where the page is: the item on screen and, optionally, for how long (milliseconds of the
+    PC's monotonic clock: a duration, never a time of day; :func:`item_time.arrival` bounds it
+    by what the server saw)."""
+
+    position: int
+    age_ms: int = 0
+
+
+def parse_position(payload: Any) -> Where | None:
+    """The optional ``position`` (with ``position_age_ms``) of a save request, a position
+    report or a heartbeat."""
     position = payload.get("position") if isinstance(payload, dict) else None
     if position is None:
         return None
     number = as_int(position)
     if number is None or not 0 <= number <= MAX_INT:
         raise refuse("bad_request", "position must be a non-negative integer")
-    return number
+    age = payload.get("position_age_ms", 0)
+    age_ms = as_int(age) if age is not None else 0
+    if age_ms is None or not 0 <= age_ms <= MAX_INT:
+        raise refuse("bad_request", "position_age_ms must be a non-negative integer")
+    return Where(number, age_ms)
 
 
 def parse_saves(payload: Any) -> list[Save]:
@@ -98,7 +116,11 @@ def parse_saves(payload: Any) -> list[Save]:
         flagged = entry.get("flagged", False)
         if not isinstance(flagged, bool):
             raise refuse("bad_request", f"saves[{n}]: flagged must be true or false")
-        saves.append(Save(position, entry.get("answer"), flagged, seq))
+        shown = entry.get("shown_ms")
+        shown_ms = None if shown is None else as_int(shown)
+        if shown is not None and (shown_ms is None or not 0 <= shown_ms <= MAX_INT):
+            raise refuse("bad_request", f"saves[{n}]: shown_ms must be a non-negative integer")
+        saves.append(Save(position, entry.get("answer"), flagged, seq, shown_ms))
     return saves
 
 
@@ -142,7 +164,7 @@ def save_answers(
     user_id: int,
     device_token: str | None,
     saves: list[Save],
-    position: int | None = None,
+    position: Where | None = None,
     ip: str | None = None,
     *,
     pre: snapshot.AttemptRow | None = None,
@@ -203,7 +225,7 @@ def _save_in_turn(
     user_id: int,
     device_token: str | None,
     saves: list[Save],
-    position: int | None,
+    position: Where | None,
     ip: str | None,
     pre: snapshot.AttemptRow | None = None,
 ) -> tuple[list[Ack], dict[str, Any]] | None:
@@ -233,6 +255,8 @@ def _save_in_turn(
                 b_position=save.position,
                 b_seq=save.seq,
                 b_answer=answer,
+                b_first=None if answer is None else at,
+                b_shown=None if answer is None else save.shown_ms,
                 b_flagged=save.flagged,
                 b_section=layout.slots[save.position].section_index,
             )
@@ -288,6 +312,16 @@ _SAVE = (
         flagged=bindparam("b_flagged", type_=_COLUMNS.flagged.type),
         client_seq=bindparam("b_seq"),
         saved_at=bindparam("b_saved_at", type_=_COLUMNS.saved_at.type),
+        save_count=_COLUMNS.save_count + 1,
+        # the first answer's moment and time on screen (SET sees the row as it was)
+        first_answered_at=func.coalesce(
+            _COLUMNS.first_answered_at,
+            bindparam("b_first", type_=_COLUMNS.first_answered_at.type),
+        ),
+        first_answer_ms=case(
+            (_COLUMNS.first_answered_at.is_(None), bindparam("b_shown", type_=Integer())),
+            else_=_COLUMNS.first_answer_ms,
+        ),
     )
     .execution_options(synchronize_session=False)
 )
@@ -345,6 +379,8 @@ def _apply(attempt: snapshot.AttemptRow, saves: list[Save], at: datetime) -> lis
                 "b_position": save.position,
                 "b_seq": save.seq,
                 "b_answer": answer,
+                "b_first": None if answer is None else at,
+                "b_shown": None if answer is None else save.shown_ms,
                 "b_flagged": save.flagged,
                 "b_saved_at": at,
             },
@@ -366,15 +402,18 @@ def _seen_after(
     attempt: snapshot.AttemptRow,
     at: datetime,
     ip: str | None,
-    position: int | None,
+    where: Where | None,
     *,
     heartbeat: bool = False,
 ) -> snapshot.AttemptRow:
     """The attempt with where the page is and that the PC is there, when due."""
     after = snapshot.copy(attempt)
     count = len(frozen.layout(attempt.id, attempt.seed, len(attempt.sections)))
-    if position is not None and position < count and after.current_position != position:
-        after.current_position = position  # where the page is: a resume opens it
+    if where is not None and where.position < count and after.current_position != where.position:
+        after.current_position = where.position  # where the page is: a resume opens it
+        if attempt.paused_at is None and attempt.state not in FINISHED:
+            # a new visit, timed only while the clock runs (item_time)
+            after.position_since = item_time.arrival(attempt.position_since, at, where.age_ms)
     presence.mark_seen(after, at, ip, heartbeat=heartbeat)
     return after
 
@@ -383,7 +422,7 @@ def _seen(
     attempt: snapshot.AttemptRow,
     at: datetime,
     ip: str | None,
-    position: int | None,
+    position: Where | None,
     *,
     heartbeat: bool = False,
 ) -> None:
@@ -395,7 +434,7 @@ def touch(
     user_id: int,
     device_token: str | None,
     *,
-    position: Any = None,
+    position: Where | None = None,
     heartbeat: bool = False,
     ip: str | None = None,
 ) -> dict[str, Any]:
@@ -403,10 +442,6 @@ def touch(
 
     Read-only unless something is due (a stamp, a new position, the timer rules), so a lab's
     heartbeats do not queue for the write turn."""
-    if position is not None:
-        position = as_int(position)
-        if position is None or not 0 <= position <= MAX_INT:
-            raise refuse("bad_request", "position out of range")
     attempt = snapshot.read(user_id)
     if attempt is None:
         raise refuse("no_attempt")
@@ -414,13 +449,13 @@ def touch(
         raise refuse("other_device")
     at = now()
     layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
-    if position is not None and position >= len(layout):
+    if position is not None and position.position >= len(layout):
         raise refuse("bad_request", "position out of range")
     definition = frozen.definition(attempt.battery_version_id)
     if attempt.state in FINISHED or not (
         lifecycle.due(attempt, at, definition)
         or presence.seen_due(attempt, at, ip)
-        or (position is not None and position != attempt.current_position)
+        or (position is not None and position.position != attempt.current_position)
     ):
         return timing(attempt, at)
     with write_transaction():

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from cbt_server import audit
-from cbt_server.delivery import clockwork
+from cbt_server.delivery import clockwork, item_time
 from cbt_server.delivery.grading import grade_attempt
 from cbt_server.delivery.timer import SAVE_GRACE_SECONDS, Countdown
 from cbt_server.models import Attempt, AttemptEvent, AttemptScore, BatteryVersion, User, db
@@ -248,6 +248,7 @@ def start(attempt: Attempt, definition: dict, at: datetime) -> dict:
     attempt.started_at = at
     attempt.deadline_at = at + timedelta(minutes=int(definition["time_limit_minutes"]))
     attempt.updated_at = at
+    attempt.position_since = at  # the first item is on screen from the start
     clockwork.start_section(attempt, 0, at, clockwork.section_limits(definition))
     return {"kind": EVENT_KINDS[Move.START], "at": at, "detail": PARTICIPANT.detail()}
 
@@ -281,6 +282,7 @@ def catch_up(attempt: Attempt, at: datetime, definition: dict) -> bool:
     if not clockwork.countdown(attempt).expired(at, grace=SAVE_GRACE_SECONDS):
         return False
     _moved(attempt, Move.EXPIRE, at, SERVER)
+    item_time.stop(attempt, attempt.deadline_at)
     attempt.finished_at = attempt.deadline_at
     attempt.finish_reason = "deadline"
     clockwork.close_open_sections(attempt, attempt.deadline_at)
@@ -295,6 +297,7 @@ def submit(attempt: Attempt, definition: dict, at: datetime, by: By = PARTICIPAN
     was_paused = attempt.paused_at is not None
     _moved(attempt, move, at, by)
     attempt.finished_at = at if was_paused else min(at, attempt.deadline_at)
+    item_time.stop(attempt, attempt.finished_at)  # (paused: already stopped)
     attempt.finish_reason = "proctor" if move is Move.FORCE_SUBMIT else "participant"
     attempt.paused_at = None
     clockwork.close_open_sections(attempt, attempt.finished_at)
@@ -305,6 +308,7 @@ def pause(attempt: Attempt, at: datetime, by: By) -> None:
     """Freeze the attempt's clock (and its open section's) at ``at``."""
     _moved(attempt, Move.PAUSE, at, by)
     attempt.paused_at = at
+    item_time.stop(attempt, at)
 
 
 def resume(attempt: Attempt, at: datetime, by: By) -> None:
@@ -319,6 +323,7 @@ def resume(attempt: Attempt, at: datetime, by: By) -> None:
     attempt.deadline_at = resumed.deadline
     attempt.paused_seconds += int(paused_for.total_seconds())
     attempt.paused_at = None
+    item_time.run(attempt, at)
 
 
 def extend(attempt: Attempt, seconds: int, at: datetime, by: By) -> None:
@@ -343,6 +348,7 @@ def reopen(attempt: Attempt, seconds: int, at: datetime, by: By) -> None:
     attempt.finished_at = None
     attempt.finish_reason = None
     attempt.total_score = attempt.total_max = None
+    item_time.run(attempt, at)
     last = max(
         (s for s in attempt.sections if s.started_at is not None and s.closed_at == ended),
         key=lambda s: s.section_index,
@@ -358,6 +364,7 @@ def reopen(attempt: Attempt, seconds: int, at: datetime, by: By) -> None:
 def void(attempt: Attempt, at: datetime, by: By) -> None:
     """The attempt does not count (its answers and any scores stay, for the record)."""
     _moved(attempt, Move.VOID, at, by)
+    item_time.stop(attempt, at)
     attempt.finished_at = attempt.finished_at or at
     attempt.paused_at = None
 

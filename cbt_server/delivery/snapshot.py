@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 
 from cbt_server.clock import now
+from cbt_server.delivery import item_time
 from cbt_server.models import Attempt, AttemptSection, LoginSession, User, db
 
 _A = Attempt.__table__.c
@@ -46,6 +47,8 @@ class AttemptRow:
     paused_at: datetime | None
     device_hash: str | None
     current_position: int
+    #: when the page arrived there (None while the clock stands): delivery/item_time.py
+    position_since: datetime | None
     last_seen_at: datetime | None
     last_ip: str | None
     last_heartbeat_event_at: datetime | None
@@ -57,7 +60,14 @@ class AttemptRow:
 
 
 #: the columns the presence rules may change, written back when they did
-_WRITABLE = ("current_position", "last_seen_at", "last_ip", "last_heartbeat_event_at", "updated_at")
+_WRITABLE = (
+    "current_position",
+    "position_since",
+    "last_seen_at",
+    "last_ip",
+    "last_heartbeat_event_at",
+    "updated_at",
+)
 _ATTEMPT_FIELDS = [f.name for f in fields(AttemptRow) if f.name != "sections"]
 _SECTION_FIELDS = [f.name for f in fields(SectionRow)]
 
@@ -154,7 +164,16 @@ def copy(attempt: AttemptRow) -> AttemptRow:
 
 def write_changes(before: AttemptRow, after: AttemptRow) -> bool:
     """Write the presence columns that differ (inside a write transaction). A new address is
-    news for the proctor's monitor, like a return after a disconnection (``updated_at``)."""
+    news for the proctor's monitor, like a return after a disconnection (``updated_at``). A
+    move to another item closes the visit of the one left (:mod:`item_time`)."""
+    if after.current_position != before.current_position and after.position_since is not None:
+        item_time.credit(
+            db.session.connection(),
+            before.id,
+            before.current_position,
+            before.position_since,
+            after.position_since,
+        )
     values = {
         name: getattr(after, name)
         for name in _WRITABLE

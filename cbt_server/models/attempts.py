@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, event
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cbt_server.models.base import JSONType, UTCDateTime, db
@@ -39,6 +47,9 @@ class Attempt(db.Model):
     #: participant | deadline | proctor
     finish_reason: Mapped[str | None] = mapped_column(String(16))
     current_position: Mapped[int] = mapped_column(default=0)
+    #: when the page arrived at ``current_position`` by the server's clock; None while the
+    #: clock stands (paused, finished): the time on each item (delivery/item_time.py)
+    position_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: SHA-256 of the device cookie the attempt is bound to (None: not bound, e.g. after a reset)
     device_hash: Mapped[str | None] = mapped_column(String(64))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -106,15 +117,25 @@ class Response(db.Model):
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score: Mapped[float | None]
     max_score: Mapped[float | None]
+    #: time the item was on screen (milliseconds, server clock) and how many visits that took
+    time_on_screen_ms: Mapped[int] = mapped_column(default=0, server_default="0")
+    visits: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: saves stored for the item (each an answer or flag the participant changed), when it was
+    #: first answered (``saved_at`` is the last change) and how long it had then been on screen
+    #: in that visit (ms, the page's measure: response-time checks)
+    save_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_answer_ms: Mapped[int | None]
 
 
 class AttemptEvent(db.Model):
     __tablename__ = "attempt_events"
+    #: by attempt, then kind and time: the monitor counts a seat's integrity events and finds the
+    #: new ones from the index alone, past the heartbeats (migration 0009)
+    __table_args__ = (Index("ix_attempt_events_attempt_kind_at", "attempt_id", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(
-        ForeignKey("attempts.id", ondelete="CASCADE"), index=True
-    )
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[dict | None] = mapped_column(JSONType)
@@ -191,7 +212,14 @@ class LoginSession(db.Model):
 #: Columns whose change alone is not news for the proctor's monitor (a sign of life, the page's
 #: position, counters); any other change moves ``updated_at``.
 QUIET_COLUMNS = frozenset(
-    {"last_seen_at", "last_heartbeat_event_at", "current_position", "updated_at", "events_stored"}
+    {
+        "last_seen_at",
+        "last_heartbeat_event_at",
+        "current_position",
+        "position_since",
+        "updated_at",
+        "events_stored",
+    }
 )
 
 

@@ -169,10 +169,20 @@ def test_participant_takes_a_whole_battery(live_server, browser):  # type: ignor
         attempt = db.session.get(Attempt, attempt_id)
         assert attempt.state == "submitted"
         assert (attempt.total_score, attempt.total_max) == (19.5, 24.0)
-        stored = {
-            r.position: (r.answer, r.flagged)
-            for r in db.session.scalars(select(Response).where(Response.attempt_id == attempt_id))
-        }
+        rows = list(db.session.scalars(select(Response).where(Response.attempt_id == attempt_id)))
+        stored = {r.position: (r.answer, r.flagged) for r in rows}
+        took_ms = (attempt.finished_at - attempt.started_at).total_seconds() * 1000
+    # Time on each item, from what the page reported: every item the server heard of was on
+    # screen (a visit, some time), every answered one has its first answer, and no more time in
+    # all than the attempt lasted. Item 4 was seen only while the PC was offline: the server
+    # never heard of it, and its time went to the item before (docs/delivery.md); its answer
+    # still says how long it had been on screen, as every answer does.
+    for r in rows:
+        assert r.save_count >= 1 and r.first_answered_at is not None, r.position
+        assert 0 < r.first_answer_ms <= took_ms, r.position
+        if r.position != 4:
+            assert r.visits >= 1 and r.time_on_screen_ms > 0, r.position
+    assert sum(r.time_on_screen_ms for r in rows) <= took_ms
     for t in truth:
         clicked = plan[t["position"]]
         expected = clicked if isinstance(clicked, str) else sorted(t["order"][i] for i in clicked)

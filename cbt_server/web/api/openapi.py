@@ -138,6 +138,11 @@ _SAVE = {
         "seq": _SEQ,
         "answer": ANSWER,
         "flagged": {"type": "boolean"},
+        "shown_ms": {
+            **_INDEX,
+            "description": "how long the item had been on screen when the answer was given (ms, "
+            "measured on the PC; kept with the item's first answer for response-time checks)",
+        },
     },
 }
 _LATE_SAVE = {
@@ -153,6 +158,11 @@ _LATE_SAVE = {
     },
 }
 _WHERE = {**_INDEX, "description": "the item on screen as the page sends (a resume opens it)"}
+_WHERE_AGE = {
+    **_INDEX,
+    "description": "how long the page has shown that item (ms, measured on the PC: a duration "
+    "that places the start of the item's visit; bounded by the server's own clock)",
+}
 
 PATHS: dict[str, Any] = {
     "/api/v1/attempt": _operation(
@@ -202,19 +212,26 @@ PATHS: dict[str, Any] = {
             "section_closed",
             "attempt_paused",
         ),
-        body=_saves_body(_SAVE, position=_WHERE),
+        body=_saves_body(_SAVE, position=_WHERE, position_age_ms=_WHERE_AGE),
     ),
     "/api/v1/attempt/position": _operation(
         "Report the item on screen (a resume opens there)",
         _TIMING,
         _THE_ATTEMPT,
-        body={"type": "object", "required": ["position"], "properties": {"position": _WHERE}},
+        body={
+            "type": "object",
+            "required": ["position"],
+            "properties": {"position": _WHERE, "position_age_ms": _WHERE_AGE},
+        },
     ),
     "/api/v1/attempt/heartbeat": _operation(
         "Heartbeat (every 15 s): returns state and remaining time",
         _TIMING,
         _THE_ATTEMPT,
-        body={"type": "object", "properties": {"position": _WHERE}},
+        body={
+            "type": "object",
+            "properties": {"position": _WHERE, "position_age_ms": _WHERE_AGE},
+        },
         body_required=False,  # a bare heartbeat keeps the position
     ),
     "/api/v1/attempt/events": _operation(

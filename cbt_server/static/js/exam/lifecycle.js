@@ -260,9 +260,10 @@ export class LifecycleMethods {
     if (this.finished || this.halted) return;
     this.integrity.flush();
     let ok = false;
-    const position = this.pos;
+    const where = this.where();
+    const position = where.position;
     try {
-      await this.api.post("/heartbeat", { position });
+      await this.api.post("/heartbeat", where);
       ok = true;
       this.heartbeatFailures = 0;
       this.reportedPos = position;

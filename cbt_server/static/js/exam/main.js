@@ -74,6 +74,7 @@ class Exam {
     this.seen = new Set();
     this.seenItems = new Set();
     this.pos = 0;
+    this.posSince = performance.now(); // when this.pos was shown (the item-time report)
     this.reportedPos = null; // the position the server last heard from this page
     this.view = "loading";
     this.paused = false;
@@ -117,7 +118,7 @@ class Exam {
       api: this.api,
       store: this.store,
       late: this.late,
-      position: () => (this.loaded ? this.pos : null),
+      where: () => (this.loaded ? this.where() : null),
       onChange: (queue) => this.onQueueChange(queue),
       onRefusal: (error) => this.onSaveRefusal(error),
       onDropped: (save, error) => this.onSaveDropped(save, error),
@@ -470,6 +471,7 @@ class Exam {
   go(position, { report = true } = {}) {
     if (!this.reachable(position)) return;
     this.commitShort();
+    if (position !== this.pos) this.posSince = performance.now();
     this.pos = position;
     const section = this.section(position);
     if (section && !this.sectionStarted(section)) {
@@ -611,7 +613,8 @@ class Exam {
   }
 
   record(position, answer, flagged) {
-    const save = this.queue.add(position, answer, flagged);
+    const shown = position === this.pos ? Math.max(0, Math.round(performance.now() - this.posSince)) : undefined;
+    const save = this.queue.add(position, answer, flagged, shown);
     this.local.set(position, { answer, flagged: Boolean(flagged), seq: save.seq });
     this.refresh();
   }
@@ -686,13 +689,22 @@ class Exam {
     this.positionTimer = setTimeout(() => this.sendPosition(), POSITION_DEBOUNCE_MS);
   }
 
+  /**
+   * Where the page is, as every request that reports it sends it: the position and for how long
+   * it has been shown (a duration of this PC's monotonic clock; the server times each item by
+   * its own clock and uses this only to place the start of a visit it heard of late).
+   */
+  where() {
+    return { position: this.pos, position_age_ms: Math.max(0, Math.round(performance.now() - this.posSince)) };
+  }
+
   sendPosition({ keepalive = false } = {}) {
     clearTimeout(this.positionTimer);
     this.positionTimer = null;
     if (!this.loaded || this.halted || this.finished || this.pos === this.reportedPos) return;
     const position = this.pos;
     this.api
-      .post("/position", { position }, { keepalive })
+      .post("/position", this.where(), { keepalive })
       .then(() => {
         this.reportedPos = position;
       })

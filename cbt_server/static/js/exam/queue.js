@@ -18,7 +18,9 @@ const LATE_PER_SAVE = new Set(["section_closed"]);
 
 /** What the server is sent: the save without the page's bookkeeping. */
 function wire(save) {
-  return { position: save.position, answer: save.answer, flagged: save.flagged, seq: save.seq };
+  const sent = { position: save.position, answer: save.answer, flagged: save.flagged, seq: save.seq };
+  if (Number.isInteger(save.shown)) sent.shown_ms = save.shown;
+  return sent;
 }
 
 export class SaveQueue {
@@ -28,10 +30,10 @@ export class SaveQueue {
    * dropped as malformed; onLate(saves, refusal) when saves were moved to the late store;
    * onAcked(saves) with the saves the server stored; onSent(position) after a request that
    * carried the page's position was answered; onStale() when the server holds a newer answer.
-   * late: the LateBox; position(): where the page is now.
+   * late: the LateBox; where(): where the page is now ({position, position_age_ms}) or null.
    */
-  constructor({ api, store, late, position, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale }) {
-    Object.assign(this, { api, store, late, position, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale });
+  constructor({ api, store, late, where, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale }) {
+    Object.assign(this, { api, store, late, where, onChange, onRefusal, onDropped, onLate, onAcked, onSent, onStale });
     this.items = store.loadQueue();
     this.seq = Math.max(store.loadSeq(), 0, ...this.items.map((s) => s.seq));
     this.running = null;
@@ -64,10 +66,12 @@ export class SaveQueue {
     }
   }
 
-  add(position, answer, flagged) {
+  /** shown: how long the item had been on screen when the answer was given (ms), if known. */
+  add(position, answer, flagged, shown) {
     this.seq += 1;
     if (!this.detached) this.store.saveSeq(this.seq);
     const save = { position, answer, flagged: Boolean(flagged), seq: this.seq, t: Date.now() };
+    if (Number.isInteger(shown)) save.shown = shown;
     this.items.push(save);
     this.persist();
     this.flushSoon();
@@ -186,9 +190,9 @@ export class SaveQueue {
   async run() {
     while (!this.held && this.items.length) {
       const batch = this.items.slice(0, this.limit);
-      const position = this.position ? this.position() : null;
+      const where = this.where ? this.where() : null;
       const body = { saves: batch.map(wire) };
-      if (Number.isInteger(position)) body.position = position;
+      if (where && Number.isInteger(where.position)) Object.assign(body, where);
       let response;
       try {
         response = await this.api.post("/answers", body);

@@ -67,7 +67,7 @@ export class TimingMethods {
     while (!this.finished && !this.halted) {
       let answered = false;
       try {
-        await this.api.post("/heartbeat", { position: this.pos });
+        await this.api.post("/heartbeat", this.where());
         answered = true;
       } catch (error) {
         if (error instanceof Refusal) this.handleRefusal(error);
