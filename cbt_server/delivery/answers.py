@@ -83,17 +83,19 @@ class Where:
 
 def parse_position(payload: Any) -> Where | None:
     """The optional ``position`` (with ``position_age_ms``) of a save request, a position
-    report or a heartbeat."""
-    position = payload.get("position") if isinstance(payload, dict) else None
+    report or a heartbeat; either one malformed is a 400, even when the other is absent."""
+    if not isinstance(payload, dict):
+        return None
+    age = payload.get("position_age_ms")
+    age_ms = 0 if age is None else as_int(age)
+    if age_ms is None or not 0 <= age_ms <= MAX_INT:
+        raise refuse("bad_request", "position_age_ms must be a non-negative integer")
+    position = payload.get("position")
     if position is None:
         return None
     number = as_int(position)
     if number is None or not 0 <= number <= MAX_INT:
         raise refuse("bad_request", "position must be a non-negative integer")
-    age = payload.get("position_age_ms", 0)
-    age_ms = as_int(age) if age is not None else 0
-    if age_ms is None or not 0 <= age_ms <= MAX_INT:
-        raise refuse("bad_request", "position_age_ms must be a non-negative integer")
     return Where(number, age_ms)
 
 
