@@ -74,6 +74,26 @@ def test_score_sheet_csv_follows_the_interface_language(app: Flask, taken, asses
     assert "scores.csv?csv=id" in page and "scores.csv?csv=en" in page
 
 
+def test_score_sheet_gives_each_level_its_band_and_says_when_a_score_measures_nothing(
+    app: Flask, taken, assessor
+) -> None:  # type: ignore[no-untyped-def]
+    """3 of 3 right on T.UJ.01 is level 5 with the band 4–5 (uncertain over 3 items); the weak
+    participant answered 1 of T.UJ.01's 3 items (wrong): no level, "hampir kosong"; blank T.UJ.02
+    items are "kosong"; the whole weak test is at chance too."""
+    _header, rows = _csv(assessor, f"/assessor/sessions/{taken.id}/scores.csv", ";")
+    best, weak = rows[BEST_NAME], rows["Peserta 2"]
+    assert (best["T.UJ.01 level"], best["T.UJ.01 rentang"], best["T.UJ.01 validitas"]) == (
+        "5",
+        "4–5",
+        "",
+    )
+    assert (weak["T.UJ.01 level"], weak["T.UJ.01 validitas"]) == ("", "hampir kosong")
+    assert (weak["T.UJ.02 level"], weak["T.UJ.02 validitas"]) == ("", "kosong")
+    assert best["Total validitas"] == "" and weak["Total validitas"] == "hampir kosong"
+    page = assessor.get(f"/assessor/sessions/{taken.id}/scores").get_data(as_text=True)
+    assert 'data-testid="sheet-legend"' in page and "sementara" in page
+
+
 def _numeric(cell: str) -> bool:
     return bool(cell) and cell.replace(",", "").replace(".", "").lstrip("-").isdigit()
 

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from cbt_server.models import User, db
+from cbt_server.models import Attempt, AttemptScore, User, db
 from tests.builders import RIGHT, csv_bytes, finish, upload
 from tests.helpers import audit_count
 
@@ -34,6 +34,18 @@ def taken(app: Flask, lab, assessor):  # type: ignore[no-untyped-def]
     return ids, nips
 
 
+def _graded_before_bands(app: Flask, user_id: int) -> None:
+    """As if the person's attempt had been graded before levels had bands and the chance check
+    (migration 0010): plain levels, nothing judged."""
+    with app.app_context():
+        attempt_ids = select(Attempt.id).where(Attempt.user_id == user_id)
+        for score in db.session.scalars(
+            select(AttemptScore).where(AttemptScore.attempt_id.in_(attempt_ids))
+        ):
+            score.level_low = score.level_high = score.quality = score.chance_p = None
+        db.session.commit()
+
+
 def _row(html: str, code: str) -> list[str]:
     match = re.search(rf'<tr data-code="{re.escape(code)}">(.*?)</tr>', html, re.S)
     assert match, code
@@ -48,10 +60,12 @@ def test_profile_shows_gaps_jpm_strengths_and_validity_warning(app: Flask, taken
     page = assessor.get(f"/assessor/people/{best}/profile")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    # standard, test level, gap for both technical competencies
-    assert _row(html, "T.UJ.01")[1:4] == ["3", "5", "+2"]
-    assert _row(html, "T.UJ.02")[1:4] == ["2", "5", "+3"]
-    # JPM = (5 + 5) / (3 + 2) × 100, capped at 100
+    # standard, test level, gap for both technical competencies: 3 of 3 items right is 100 %,
+    # whose ±1 SE Wilson band over 3 items is 75–100 % → levels 4–5 (cuts 40/55/70/85)
+    assert _row(html, "T.UJ.01")[1:4] == ["3", "4–5 (tidak pasti)", "+2"]
+    assert _row(html, "T.UJ.02")[1:4] == ["2", "3–5 (tidak pasti)", "+3"]
+    assert 'data-testid="provisional"' in html and "sementara" in html
+    # JPM = (5 + 5) / (3 + 2) × 100, capped at 100; its low end (4 + 3) / 5 is capped too
     assert re.search(r'data-testid="jpm">.*?100,00 %', html, re.S)
     assert 'data-testid="jpm-category">Optimal<' in html
     assert 'data-testid="strengths"' in html and 'data-testid="areas"' not in html
@@ -64,8 +78,26 @@ def test_profile_shows_gaps_jpm_strengths_and_validity_warning(app: Flask, taken
     assert audit_count(app, "profile.view") == 1
 
 
-def test_areas_to_develop_come_with_suggested_activities(app: Flask, taken, assessor):  # type: ignore[no-untyped-def]
+def test_scores_that_guessing_reaches_are_not_measured_and_leave_the_jpm_without_category(
+    app: Flask, taken, assessor
+) -> None:  # type: ignore[no-untyped-def]
+    """0 of 3 on T.UJ.01 and one weighted item at its best option on T.UJ.02: random
+    responding reaches both often, so neither counts, never a level 1 that would weigh on the
+    JPM (docs/psychometrics.md, "Levels with their error")."""
     (_best, weak, _absent), _nips = taken
+    html = assessor.get(f"/assessor/people/{weak}/profile").get_data(as_text=True)
+    assert _row(html, "T.UJ.01")[1:4] == ["3", "tidak terukur", "—"]
+    assert _row(html, "T.UJ.02")[1:4] == ["2", "tidak terukur", "—"]
+    assert 'data-testid="jpm-category"' not in html
+    invalid = re.search(r'data-testid="jpm-invalid">(.*?)</p>', html, re.S)
+    assert invalid and "T.UJ.01" in invalid.group(1) and "tes ulang" in invalid.group(1)
+    assert 'data-testid="development"' not in html  # no gap measured, nothing to plan from
+
+
+def test_areas_to_develop_come_with_suggested_activities(app: Flask, taken, assessor):  # type: ignore[no-untyped-def]
+    """Scores graded before bands and the chance check were stored keep their plain levels."""
+    (_best, weak, _absent), _nips = taken
+    _graded_before_bands(app, weak)
     html = assessor.get(f"/assessor/people/{weak}/profile").get_data(as_text=True)
     # U-SGL wrong: T.UJ.01 0/3 → level 1 (gap −2); U-W weight 4 of 4 only: T.UJ.02 4/6 = 66.7 %
     # → level 3 (gap +1). JPM = (1 + 3) / (3 + 2) = 80 % → "Cukup Optimal" (78 ≤ JPM < 90).
@@ -113,6 +145,11 @@ def test_print_all_has_one_a4_profile_per_person(app: Flask, lab, taken, assesso
 
 def test_group_view_counts_the_standard_and_places_the_9_box(app: Flask, lab, taken, assessor):  # type: ignore[no-untyped-def]
     (best, weak, absent), (nip1, nip2, _nip3) = taken
+    page = assessor.get(f"/assessor/sessions/{lab.id}/group").get_data(as_text=True)
+    # the weak one's scores are what guessing reaches: no box (a box must not rest on guesses)
+    assert re.search(rf'<tr data-user="{weak}">.*?data-testid="box"[^>]*>—</td>', page, re.S)
+    assert _row(page, "T.UJ.01")[1:] == ["1", "1", "1"]  # measured, compared, meeting
+    _graded_before_bands(app, weak)
     skp = [
         ["NIP", "Periode", "Predikat"],
         [nip1, "2026", "Sangat Baik"],
@@ -159,6 +196,7 @@ def test_a_broken_development_table_shows_profiles_and_names_the_problem(
     app: Flask, taken, assessor, tmp_path: Path
 ):  # type: ignore[no-untyped-def]
     (_best, weak, _absent), _nips = taken
+    _graded_before_bands(app, weak)
     (tmp_path / "development_activities.yaml").write_text("default:\n  gap_1: []\n")
     app.config["CBT_BANKS_PATH"] = str(tmp_path)
     page = assessor.get(f"/assessor/people/{weak}/profile")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 from flask import current_app
 from sqlalchemy import select
@@ -42,6 +41,8 @@ class Member:
     jpm_category: str | None
     performance: float | str | None
     box: Box | None
+    #: the JPM's band crosses a potential cut: the box could be its neighbour
+    box_uncertain: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _group(title: str, user_ids: Sequence[int], config: NineBoxConfig) -> GroupV
             Person(
                 p.user.id,
                 p.user.full_name,
-                _potential(profiles[p.user.id].jpm_exact),
+                _potential(profiles[p.user.id]),
                 _performance(p),
             )
             for p in people
@@ -127,6 +128,7 @@ def _group(title: str, user_ids: Sequence[int], config: NineBoxConfig) -> GroupV
             profiles[p.user.id].jpm_category,
             _performance(p),
             BOXES.get(boxes.get(p.user.id, 0)),
+            p.user.id in boxes and _potential_uncertain(profiles[p.user.id], config),
         )
         for p in people
     )
@@ -145,8 +147,21 @@ def _group(title: str, user_ids: Sequence[int], config: NineBoxConfig) -> GroupV
     )
 
 
-def _potential(jpm_exact: Fraction | None) -> float | None:
-    return float(jpm_exact) if jpm_exact is not None else None
+def _potential(profile: Profile) -> float | None:
+    """The JPM as potential; none (not placed) while a required competency's score measures
+    nothing: a box must not rest on guesses."""
+    if profile.jpm_exact is None or profile.invalid:
+        return None
+    return float(profile.jpm_exact)
+
+
+def _potential_uncertain(profile: Profile, config: NineBoxConfig) -> bool:
+    low, high = profile.jpm_low, profile.jpm_high
+    return (
+        low is not None
+        and high is not None
+        and (config.potential.band(low) != config.potential.band(high))
+    )
 
 
 def _performance(person: PersonData) -> float | str | None:
@@ -162,7 +177,7 @@ def _spreads(
     rows = {uid: {r.code: r for r in profile.rows} for uid, profile in profiles.items()}
     spreads = []
     for n, code in enumerate(sorted({code for p in people for code in p.measured})):
-        levels = [p.measured[code].level if code in p.measured else None for p in people]
+        levels = [_valid_level(p, code) for p in people]
         compared = [
             row
             for p in people
@@ -188,3 +203,10 @@ def _spreads(
             )
         )
     return spreads
+
+
+def _valid_level(person: PersonData, code: str) -> int | None:
+    """The person's level of a competency; None when not measured or when the score measures
+    nothing (blank, at chance)."""
+    found = person.measured.get(code)
+    return found.level if found is not None and found.quality is None else None

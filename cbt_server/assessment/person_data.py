@@ -43,6 +43,10 @@ class Measured:
     finished_at: datetime | None
     #: the set cuts ``level`` was computed with; None: the bank's percentages
     cut_score_id: int | None = None
+    #: the level's band and whether the score measures anything (analytics/precision.py)
+    level_low: int | None = None
+    level_high: int | None = None
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,9 @@ def _measured(data: dict[int, PersonData]) -> None:
             battery,
             finished_at,
             score.cut_score_id,
+            score.level_low,
+            score.level_high,
+            score.quality,
         )
 
 

@@ -58,6 +58,11 @@ class ProfileRow:
     status: str
     self_level: float | None
     supervisor_level: float | None
+    #: the level as shown: "3", or its band "2–3" when uncertain
+    level_text: str = "—"
+    uncertain: bool = False
+    #: why the score measures nothing (blank, at_chance, ...), if so
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,14 @@ class ProfileView:
     standard_version: int | None = None
     #: where the measured levels' cuts came from (set by a method, or the bank's percentages)
     cut_sources: tuple[CutSource, ...] = ()
+    #: competencies whose score measures nothing (blank, or what guessing reaches)
+    invalid: tuple[str, ...] = ()
+
+    @property
+    def provisional(self) -> bool:
+        """Levels read off percentage cuts, not a calibrated scale: every measured level today
+        (docs/psychometrics.md, "Levels with their error")."""
+        return any(r.measured is not None for r in self.rows)
 
     @property
     def jpm(self) -> float | None:
@@ -171,7 +184,8 @@ def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[
 def measured_profile(person: PersonData, terms: Dictionary, scale: JpmScale) -> Profile:
     """The person's gaps and JPM: measured levels against their position's standard."""
     measured = {code: m.level for code, m in person.measured.items()}
-    inputs = competency_inputs(person.required, measured, terms.names, terms.groups)
+    bands = {code: (m.level_low, m.level_high, m.quality) for code, m in person.measured.items()}
+    inputs = competency_inputs(person.required, measured, terms.names, terms.groups, bands=bands)
     return build_profile(inputs, scale)
 
 
@@ -212,6 +226,9 @@ def _view(
             r.status,
             person.self_levels.get(r.code),
             person.supervisor_levels.get(r.code),
+            r.level_text,
+            r.uncertain,
+            r.quality,
         )
         for r in profile.rows
     )
@@ -228,9 +245,10 @@ def _view(
         rows=rows,
         jpm_rule=scale.rule,
         chart_svg=profile_chart(profile.rows, id_prefix=f"profil-{user.id}"),
-        strengths=tuple(_level_text(r.label, r.measured, r.required) for r in profile.strengths),
-        areas=tuple(_level_text(r.label, r.measured, r.required) for r in profile.areas),
+        strengths=tuple(_level_text(r.label, r.level_text, r.required) for r in profile.strengths),
+        areas=tuple(_level_text(r.label, r.level_text, r.required) for r in profile.areas),
         not_measured=tuple(r.label for r in profile.not_measured),
+        invalid=tuple(r.label for r in profile.invalid),
         development=tuple(
             Development(f"{s.code} {s.name}", s.gap, s.activities)
             for s in suggest_development(profile, table)
@@ -247,7 +265,7 @@ def _view(
     )
 
 
-def _level_text(label: str, measured: int | None, required: int | None) -> str:
+def _level_text(label: str, measured: str, required: int | None) -> str:
     return f"{label} (level {measured}, standar {required})"
 
 

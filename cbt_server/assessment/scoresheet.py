@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 
 from cbt_server.accounts import reach
+from cbt_server.analytics.precision import QUALITY_LABELS, band_text
 from cbt_server.assessment.cut_scores import CutSource, cut_sources
 from cbt_server.audit_check import battery_digest, session_digest
 from cbt_server.clock import now
@@ -167,6 +168,8 @@ def _sheet(
     for code in competencies:
         columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "percent")]
         columns.append(Column(f"{code} level", "int"))
+        # the level's band (uncertain when it spans a cut) and a score that measures nothing
+        columns += [Column(f"{code} rentang"), Column(f"{code} validitas")]
     for code in scales:
         columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "percent")]
         columns.append(Column(f"{code} tanda"))
@@ -174,6 +177,7 @@ def _sheet(
         Column("Total", "number"),
         Column("Total maks", "number"),
         Column("Total %", "percent"),
+        Column("Total validitas"),
     ]
 
     def rows() -> Iterator[list[Any]]:
@@ -234,7 +238,7 @@ def _rows(
             row.append(found.score if found else None)
         for code in competencies:
             found = scores.get((aid, "competency", code)) if aid else None
-            row += [found.score, found.percent, found.level] if found else [None, None, None]
+            row += _competency_cells(found)
         for code in scales:
             found = scores.get((aid, "competency", code)) if aid else None
             if found:
@@ -242,5 +246,24 @@ def _rows(
             else:
                 row += [None, None, ""]
         total = scores.get((aid, "total", "TOTAL")) if aid else None
-        row += [total.score, total.max_score, total.percent] if total else [None, None, None]
+        row += (
+            [total.score, total.max_score, total.percent, QUALITY_LABELS.get(total.quality, "")]
+            if total
+            else [None, None, None, ""]
+        )
         yield row
+
+
+def _competency_cells(found: AttemptScore | None) -> list[Any]:
+    """Score, %, level, band, validity; a score that measures nothing has no level."""
+    if found is None:
+        return [None, None, None, "", ""]
+    if found.quality is not None:
+        return [found.score, found.percent, None, "", QUALITY_LABELS.get(found.quality, "")]
+    return [
+        found.score,
+        found.percent,
+        found.level,
+        band_text(found.level_low, found.level_high),
+        "",
+    ]

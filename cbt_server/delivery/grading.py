@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from cbt_server import audit
+from cbt_server.analytics.precision import Judged, judge
 from cbt_server.delivery.cuts import CutsInForce, cuts_in_force
 from cbt_server.models import (
     Attempt,
@@ -146,11 +147,25 @@ def grade_attempt(
     )
     if cuts is None or cuts.battery_version_id != attempt.battery_version_id:
         cuts = cuts_in_force(attempt.battery_version_id, definition["levels"])
+    answered = [r.answer is not None for _f, _i, _k, r in rows]
+    judged = [
+        _judge(items, scores[0], answered, competency_index == n, cuts.cuts(code))
+        for n, code in enumerate(competency_codes)
+    ]
     _store_group_scores(
-        attempt, "competency", competency_codes, competency_index, scores, maxes, definition, cuts
+        attempt,
+        "competency",
+        competency_codes,
+        competency_index,
+        scores,
+        maxes,
+        definition,
+        cuts,
+        judged,
     )
     total, total_max = float(np.nansum(scores)), float(np.nansum(maxes))
     attempt.total_score, attempt.total_max = total, total_max
+    whole = _judge(items, scores[0], answered, np.ones(len(items), dtype=bool), None)
     db.session.add(
         AttemptScore(
             attempt_id=attempt.id,
@@ -160,8 +175,22 @@ def grade_attempt(
             max_score=total_max,
             percent=percent_of(total, total_max),
             level=None,
+            quality=whole.quality,
+            chance_p=whole.chance_p,
         )
     )
+
+
+def _judge(
+    items: list[KeyedItem],
+    scores: np.ndarray,
+    answered: list[bool],
+    mask: np.ndarray,
+    cuts: Sequence[float] | None,
+) -> Judged:
+    """The band and the chance check of the items ``mask`` selects (analytics/precision.py)."""
+    chosen = np.flatnonzero(mask)
+    return judge([items[i] for i in chosen], scores[chosen], [answered[i] for i in chosen], cuts)
 
 
 def _store_group_scores(
@@ -173,9 +202,11 @@ def _store_group_scores(
     maxes: np.ndarray,
     definition: dict | None = None,
     cuts: CutsInForce | None = None,
+    judged: list[Judged] | None = None,
 ) -> None:
     """One row per group; with ``definition`` and ``cuts`` (competencies and scales) also the
-    level by the cuts in force, the set cuts it came from, and the validity flag."""
+    level by the cuts in force, the set cuts it came from, and the validity flag; with
+    ``judged``, each level's band and whether the score measures anything."""
     if not codes:
         return
     sums, max_sums = aggregate(scores, maxes, index, len(codes))
@@ -212,5 +243,18 @@ def _store_group_scores(
                 level=level,
                 flagged=flagged,
                 cut_score_id=cut_score_id,
+                **_judged_columns(judged[n] if judged is not None else None),
             )
         )
+
+
+def _judged_columns(judged: Judged | None) -> dict:
+    if judged is None:
+        return {}
+    band = judged.band
+    return {
+        "level_low": band.level_low if band is not None else None,
+        "level_high": band.level_high if band is not None else None,
+        "quality": judged.quality,
+        "chance_p": judged.chance_p,
+    }

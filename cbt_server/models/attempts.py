@@ -189,6 +189,13 @@ class AttemptScore(db.Model):
     flagged: Mapped[bool] = mapped_column(default=False)
     #: the set cuts (cut_scores) ``level`` was computed with; None: the bank's percentages
     cut_score_id: Mapped[int | None] = mapped_column(ForeignKey("cut_scores.id"))
+    #: the levels the score may stand for (a 68 % band, analytics/precision.py)
+    level_low: Mapped[int | None]
+    level_high: Mapped[int | None]
+    #: None: measured; blank | nearly_blank | at_chance | below_chance: not measured
+    quality: Mapped[str | None] = mapped_column(String(16))
+    #: the probability that random responding reaches this score
+    chance_p: Mapped[float | None]
 
 
 class LoginSession(db.Model):

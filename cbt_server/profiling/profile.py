@@ -25,6 +25,8 @@ STATUS_MET = "Memenuhi standar"
 STATUS_BELOW = "Di bawah standar"
 STATUS_NOT_MEASURED = "Belum diukur"
 STATUS_NOT_REQUIRED = "Tidak dipersyaratkan jabatan"
+#: the score does not measure: blank, or what random responding reaches (analytics/precision.py)
+STATUS_INVALID = "Tidak terukur (setara menebak/kosong)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class CompetencyInput:
     required: int | None
     measured: int | None
     group: str | None = None
+    #: the levels the score may stand for (its band); None: no band stored (graded before bands)
+    low: int | None = None
+    high: int | None = None
+    #: None: measured; else why the score measures nothing (blank, at_chance, ...)
+    quality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,14 +100,30 @@ class CompetencyResult:
     name: str
     group: str | None
     required: int | None
+    #: the level that counts; None when not measured or when the score does not measure
     measured: int | None
     #: measured − required; None unless both are known
     gap: int | None
     status: str
+    low: int | None = None
+    high: int | None = None
+    quality: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def uncertain(self) -> bool:
+        """The band spans a cut: the level could be another."""
+        return self.measured is not None and self.low is not None and self.low != self.high
+
+    @property
+    def level_text(self) -> str:
+        """The measured level as a page shows it: "3", or its band "2–3" when uncertain."""
+        if self.measured is None:
+            return "—"
+        return f"{self.low}–{self.high}" if self.uncertain else str(self.measured)
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,14 @@ class Profile:
     not_measured: tuple[CompetencyResult, ...]
     measured_count: int
     required_count: int
+    #: scores that measure nothing (blank, at chance): left out of the JPM, and while any is
+    #: required the JPM has no category (a profile resting on guesses is not classed)
+    invalid: tuple[CompetencyResult, ...] = ()
+    #: the JPM from the low and high ends of every level's band (its uncertainty)
+    jpm_low: float | None = None
+    jpm_high: float | None = None
+    #: the categories of ``jpm_low`` and ``jpm_high`` differ: the category is uncertain
+    category_uncertain: bool = False
 
     @property
     def complete(self) -> bool:
@@ -144,15 +175,25 @@ def _level(value: object, what: str, code: str, *, zero_is_none: bool) -> int | 
 def _result(item: CompetencyInput) -> CompetencyResult:
     required = _level(item.required, "required", item.code, zero_is_none=False)
     measured = _level(item.measured, "measured", item.code, zero_is_none=True)
+    low = _level(item.low, "band", item.code, zero_is_none=True)
+    high = _level(item.high, "band", item.code, zero_is_none=True)
+    if item.quality is not None:
+        measured = low = high = None  # a score that measures nothing gives no level
+    elif measured is not None and (low is None or high is None):
+        low = high = measured  # graded before bands were stored
     gap = None
-    if required is None:
+    if item.quality is not None and required is not None:
+        status = STATUS_INVALID
+    elif required is None:
         status = STATUS_NOT_REQUIRED
     elif measured is None:
         status = STATUS_NOT_MEASURED
     else:
         gap = measured - required
         status = STATUS_ABOVE if gap > 0 else STATUS_MET if gap == 0 else STATUS_BELOW
-    return CompetencyResult(item.code, item.name, item.group, required, measured, gap, status)
+    return CompetencyResult(
+        item.code, item.name, item.group, required, measured, gap, status, low, high, item.quality
+    )
 
 
 def job_person_match(
@@ -165,7 +206,11 @@ def job_person_match(
     ``cap_each_competency`` counts a level above the standard as the standard (min(measured,
     required)), for agencies that do not let a surplus make up for a shortfall elsewhere.
     """
-    pairs = [(r.measured, r.required) for r in rows if r.measured is not None and r.gap is not None]
+    return _jpm([(r.measured, r.required) for r in rows if r.gap is not None], cap_each_competency)
+
+
+def _jpm(pairs: list[tuple[int | None, int | None]], cap_each_competency: bool) -> Fraction | None:
+    pairs = [(m, q) for m, q in pairs if m is not None]
     if not pairs:
         return None
     achieved = sum(min(m, q) if cap_each_competency else m for m, q in pairs if q is not None)
@@ -211,17 +256,28 @@ def build_profile(
     compared = [r for r in rows if r.gap is not None]
     strengths = sorted((r for r in compared if r.gap >= 0), key=lambda r: (-r.gap, r.code))
     areas = sorted((r for r in compared if r.gap < 0), key=lambda r: (r.gap, r.code))
+    invalid = tuple(r for r in rows if r.status == STATUS_INVALID)
+    low = _jpm([(r.low, r.required) for r in compared], cap_each_competency)
+    high = _jpm([(r.high, r.required) for r in compared], cap_each_competency)
+    category = jpm_category(exact, scale) if exact is not None and not invalid else None
     return Profile(
         rows=tuple(rows),
         jpm=_truncate(exact) if exact is not None else None,
         jpm_exact=exact,
-        jpm_category=jpm_category(exact, scale) if exact is not None else None,
+        jpm_category=category,
         scale=scale,
         strengths=tuple(strengths),
         areas=tuple(areas),
         not_measured=tuple(r for r in rows if r.status == STATUS_NOT_MEASURED),
         measured_count=len(compared),
         required_count=sum(1 for r in rows if r.required is not None),
+        invalid=invalid,
+        jpm_low=_truncate(low) if low is not None else None,
+        jpm_high=_truncate(high) if high is not None else None,
+        category_uncertain=category is not None
+        and low is not None
+        and high is not None
+        and jpm_category(low, scale) != jpm_category(high, scale),
     )
 
 
@@ -232,18 +288,26 @@ def competency_inputs(
     groups: Mapping[str, str] | None = None,
     *,
     exclude_groups: Sequence[str] = ("integrity",),
+    bands: Mapping[str, tuple[int | None, int | None, str | None]] | None = None,
 ) -> list[CompetencyInput]:
     """Inputs for :func:`build_profile` from code → level mappings, sorted by code.
 
     Every required competency and every measured one appears; competencies of ``exclude_groups``
-    (integrity scales by default: they have no position standard) are left out.
+    (integrity scales by default: they have no position standard) are left out. ``bands``: code
+    → (low, high, quality) of the stored score.
     """
     names = names or {}
     groups = groups or {}
+    bands = bands or {}
     codes = sorted(set(required) | set(measured))
     return [
         CompetencyInput(
-            code, names.get(code, code), required.get(code), measured.get(code), groups.get(code)
+            code,
+            names.get(code, code),
+            required.get(code),
+            measured.get(code),
+            groups.get(code),
+            *bands.get(code, (None, None, None)),
         )
         for code in codes
         if groups.get(code) not in exclude_groups

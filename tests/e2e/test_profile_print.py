@@ -18,6 +18,7 @@ from cbt_server.models import User, db
 from tests.builders import RIGHT, assessor_lab, csv_bytes, finish, upload
 from tests.e2e.conftest import LiveServer
 from tests.helpers import login
+from tests.test_profiles_http import _graded_before_bands
 
 
 def _pdf_texts(pdf: bytes) -> list[str]:
@@ -49,9 +50,14 @@ def test_session_profiles_print_one_a4_page_per_person(
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 80
     assert page.locator("[data-testid=profile] .chart svg rect").count() > 4
-    weak = profiles.filter(has_text="Peserta 2")
-    assert "Cukup Optimal" in weak.locator("[data-testid=jpm-category]").inner_text()
-    assert weak.locator("[data-testid=development] li").count() > 0
+    # The weak participant's scores are what guessing reaches: no level, no category, a retest
+    best, weak = profiles.nth(0), profiles.filter(has_text="Peserta 2")
+    assert "tidak terukur" in weak.get_by_test_id("level-T.UJ.01").inner_text()
+    assert "tes ulang" in weak.get_by_test_id("jpm-invalid").inner_text()
+    assert weak.locator("[data-testid=jpm-category]").count() == 0
+    # the best one's levels come with their band, and the page says they are provisional
+    assert "4–5" in best.get_by_test_id("level-T.UJ.01").inner_text()
+    assert "sementara" in best.get_by_test_id("provisional").inner_text()
 
     page.emulate_media(media="print")
     assert page.locator(".no-print").first.is_hidden()
@@ -85,6 +91,8 @@ def test_one_profile_with_every_part_prints_on_one_page(
         user_id, nip = db.session.execute(
             select(User.id, User.nip).where(User.username == lab.participants[1][0])
         ).one()
+    # plain levels (as graded before bands), so that the areas to develop are on the sheet too
+    _graded_before_bands(app, user_id)
 
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="id-ID")
     page = context.new_page()
