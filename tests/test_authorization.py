@@ -205,6 +205,8 @@ def _assessor_path(rule: str, session_id: int, user_id: int) -> str:
         .replace("<int:user_id>", str(user_id))
         .replace("<int:late_id>", "1")
         .replace("<int:study_id>", "1")
+        .replace("<int:version>", "1")
+        .replace("/banks/<code>", "/banks/UJI")  # a bank's pages: the fixture bank
         .replace("<code>", "BAT-UJI")
     )
 

@@ -146,6 +146,16 @@ class _Design:
 # ---- calibration ----------------------------------------------------------------------------
 
 
+def full_marks(scores: np.ndarray, max_points: np.ndarray) -> np.ndarray:
+    """(N, K) stored item scores → 1 where the item got its full marks, 0 where it got less
+    (a blank included), NaN where it was not presented: the 0/1 data the models here take from
+    items that can earn partial credit (a multiple-response item counts as right only whole)."""
+    scores = np.asarray(scores, dtype=float)
+    with np.errstate(invalid="ignore"):
+        full = scores >= np.asarray(max_points, dtype=float)[None, :] * (1 - 1e-9)
+    return np.where(np.isnan(scores), np.nan, full.astype(float))
+
+
 def calibrate_rasch(
     scores: np.ndarray,
     anchors: Mapping[int, float] | None = None,

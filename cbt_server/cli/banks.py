@@ -1,4 +1,4 @@
-"""``banks validate`` and ``banks import``."""
+"""``banks validate``, ``banks import`` and ``banks calibrate``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from cbt_server.assessment.calibration import CalibrationRefused, Outcome, calibrate_bank
 from cbt_server.banks.format import Repository, load_repository
 from cbt_server.banks.importer import ImportRefused, import_repository
 
 
-@click.group(help="Check and import question banks, the competency dictionary and batteries.")
+@click.group(
+    help="Check and import question banks, the competency dictionary and batteries; "
+    "calibrate a bank's items from stored responses."
+)
 def banks() -> None:
     pass
 
@@ -68,3 +72,67 @@ def import_command(path: str | None) -> None:
     click.echo(
         f"dictionary: {report.competencies} competencies, {report.positions} positions up to date."
     )
+
+
+@banks.command("calibrate")
+@click.argument("bank")
+@click.option(
+    "--sessions",
+    required=True,
+    help="codes of the sessions whose graded attempts are read, comma-separated",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["rasch", "2pl"]),
+    default="rasch",
+    show_default=True,
+    help="the item response model (2pl: a slope per item where there are 200 responses)",
+)
+@click.option(
+    "--anchor-previous",
+    is_flag=True,
+    help="keep the parameters of the items calibrated in the bank's previous calibration "
+    "(same model), so both versions share one scale",
+)
+@click.option("--note", help="a note stored with the calibration")
+@with_appcontext
+def calibrate_command(
+    bank: str, sessions: str, model: str, anchor_previous: bool, note: str | None
+) -> None:
+    """Calibrate BANK's items (item response theory) from the graded attempts of the sessions
+    and store the result as the bank's next calibration version (docs/psychometrics.md).
+
+    Items are scored 1 for full marks and 0 for less; weighted-option and Likert items are
+    excluded. Nothing is stored on any error."""
+    try:
+        outcome = calibrate_bank(
+            None,
+            bank,
+            sessions.split(","),
+            model=model,
+            anchor_previous=anchor_previous,
+            note=note,
+        )
+    except CalibrationRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    for line in _summary(outcome):
+        click.echo(line)
+
+
+def _summary(o: Outcome) -> list[str]:
+    linked = (
+        f", anchored to v{o.anchored_to_version} ({o.anchors} anchor items)"
+        if o.anchored_to_version is not None
+        else ""
+    )
+    missing = ", ".join(f"{status} {n}" for status, n in sorted(o.not_calibrated.items()))
+    misfits = ", ".join(o.misfits) if o.misfits else "none"
+    return [
+        f"bank {o.bank_code}: calibration v{o.version} stored ({o.model}{linked})",
+        f"persons: {o.persons}, responses: {o.responses}",
+        f"items calibrated: {o.calibrated}; not calibrated: "
+        f"{sum(o.not_calibrated.values())}" + (f" ({missing})" if missing else ""),
+        f"population: mean {o.population_mean:.3f}, SD {o.population_sd:.3f}",
+        f"converged: {'yes' if o.converged else 'NO'} ({o.iterations} iterations)",
+        f"misfitting items (infit or outfit outside 0.5-1.5): {misfits}",
+    ]

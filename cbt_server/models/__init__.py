@@ -22,6 +22,7 @@ from cbt_server.models.audit import AuditEntry, ChainHead, ScoreSeal
 from cbt_server.models.banks import BankVersion, Item, ItemKey, MediaFile
 from cbt_server.models.base import db
 from cbt_server.models.batteries import BatteryVersion
+from cbt_server.models.calibrations import Calibration, CalibrationItem
 from cbt_server.models.competencies import (
     Competency,
     JobFamily,
@@ -62,6 +63,8 @@ __all__ = [
     "StandardVersion",
     "BankVersion",
     "BatteryVersion",
+    "Calibration",
+    "CalibrationItem",
     "Competency",
     "CompetencyRating",
     "CutJudgement",

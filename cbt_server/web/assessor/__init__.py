@@ -1,4 +1,5 @@
-"""The assessor's desk: score sheets, profiles, group views, item analysis, outside data, regrades.
+"""The assessor's desk: score sheets, profiles, group views, item analysis, outside data, regrades,
+cut scores, bank calibration.
 
 Assessors and admins only (one guard on the blueprint, proven by the authorization matrix test).
 Every download and every change is audited. One module per part of the desk; they all add their
@@ -12,7 +13,7 @@ from flask_login import current_user
 
 from cbt_server import audit
 from cbt_server.accounts import reach
-from cbt_server.assessment import queries
+from cbt_server.assessment import calibration_pages, queries
 from cbt_server.models import ExamSession, db
 from cbt_server.web.guards import require_roles
 
@@ -40,6 +41,10 @@ LAB_WIDE = frozenset(
         "assessor.cut_study_panelist",
         "assessor.set_cut_scores",
         "assessor.cut_scores_regrade",
+        # bank calibration: it reads every participant of the chosen sessions
+        "assessor.calibrations_page",
+        "assessor.run_calibration",
+        "assessor.calibration_view",
     }
 )
 
@@ -77,13 +82,15 @@ def exam_session(session_id: int) -> ExamSession:
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    return render_template("assessor/index.html", desk=queries.desk())
+    banks = [] if reach.current().limited else calibration_pages.bank_lines()
+    return render_template("assessor/index.html", desk=queries.desk(), banks=banks)
 
 
 # The views register themselves on ``bp``; imported last because they import ``bp``.
 from cbt_server.web.assessor import (  # noqa: E402, F401
     analysis,
     audit_log,
+    calibrations,
     cut_scores,
     data,
     integrity,
