@@ -142,6 +142,15 @@ def test_score_sheet_xlsx_is_titled_formatted_and_filtered(app: Flask, taken, as
     assert "Tanggal" in subtitle  # the session's date
     header = [cell.value for cell in sheet[3]]
     assert header[:6] == ["NIP", "Nama", "Jabatan", "Unit Kerja", "Sesi", "Status"]
+    # response quality last (docs/assessor.md): BAT-UJI has integrity scales, so all six
+    assert header[-6:] == [
+        "Tebakan cepat",
+        "RTE",
+        "RTE tanda",
+        "Respons asal",
+        "Skala validitas",
+        "Kolusi",
+    ]
     assert sheet.freeze_panes == "C4"  # title, header, NIP and name stay in view
     last = get_column_letter(len(header))
     assert sheet.auto_filter.ref == f"A3:{last}6"  # the header and the three participants
@@ -158,6 +167,13 @@ def test_score_sheet_xlsx_is_titled_formatted_and_filtered(app: Flask, taken, as
     assert best["Bagian S1"].data_type == "n" and best["Bagian S1"].value == 3
     assert best["NIP"].data_type == "s"  # 18 digits stay text
     assert rows["Peserta 3"]["Total"].value is None
+    # answered with the server's clock standing: no answer has a time, nothing to judge
+    assert best["Tebakan cepat"].value is None and best["RTE"].value is None
+    # two graded attempts are no norm: the battery's 80 % is the provisional cut
+    assert best["Skala validitas"].value == (
+        "TIDAK VALID: INT.SDUJ 100,0 % ≥ batas sementara 80,0 % (norma 2 < 30 orang)"
+    )
+    assert weak["Kolusi"].value is None and weak["Respons asal"].value is None
 
     width = {
         h: sheet.column_dimensions[get_column_letter(i + 1)].width for i, h in enumerate(header)

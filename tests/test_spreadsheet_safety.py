@@ -322,6 +322,7 @@ def test_every_download_neutralises_formulas_and_keeps_numbers(app: Flask, hosti
     response = assessor.get(f"/assessor/sessions/{session}/scores.xlsx", buffered=True)
     cells = _check_xlsx(response.get_data(), "scores.xlsx")
     header = [c.value for c in cells[2]]
+    assert header[-3:] == ["Respons asal", "Skala validitas", "Kolusi"]  # words, made inert too
     rows = {row[1].value: dict(zip(header, row, strict=True)) for row in cells[3:]}
     for name in HOSTILE:
         cell = rows["'" + name]["Nama"]

@@ -47,6 +47,10 @@ class Measured:
     level_low: int | None = None
     level_high: int | None = None
     quality: str | None = None
+    #: the attempt the score is from (its response-quality flags: assessment/response_quality.py)
+    attempt_id: int | None = None
+    #: the calibration the level was read off (None: percentage cuts, provisional)
+    calibration_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _standards(data: dict[int, PersonData]) -> None:
 
 def _measured(data: dict[int, PersonData]) -> None:
     rows = db.session.execute(
-        select(Attempt.user_id, Attempt.finished_at, BatteryVersion.code, AttemptScore)
+        select(Attempt.user_id, Attempt.finished_at, BatteryVersion.code, AttemptScore, Attempt.id)
         .join(AttemptScore, AttemptScore.attempt_id == Attempt.id)
         .join(BatteryVersion, BatteryVersion.id == Attempt.battery_version_id)
         .where(
@@ -165,7 +169,7 @@ def _measured(data: dict[int, PersonData]) -> None:
         )
         .order_by(Attempt.finished_at, Attempt.id)
     ).all()
-    for user_id, finished_at, battery, score in rows:  # oldest first: the newest overwrites
+    for user_id, finished_at, battery, score, attempt_id in rows:  # oldest first: newest wins
         data[user_id].measured[score.code] = Measured(
             score.code,
             score.score,
@@ -179,6 +183,8 @@ def _measured(data: dict[int, PersonData]) -> None:
             score.level_low,
             score.level_high,
             score.quality,
+            attempt_id,
+            score.calibration_id,
         )
 
 

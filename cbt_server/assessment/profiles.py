@@ -3,7 +3,9 @@
 One :class:`ProfileView` per person holds everything the printable A4 page shows: the gap table
 with self- and supervisor ratings beside the measured level, the Job-Person Match and its
 category, strengths, areas to develop with suggested activities, the integrity scales with the
-validity warning, performance targets against realisation, and the chart as inline SVG.
+validity warning, the response-quality flags of the attempts behind it with their evidence
+(an invalid lie scale or careless responding withholds the integrity trait levels),
+performance targets against realisation, and the chart as inline SVG.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cbt_server.assessment.person_data import (
     people_data,
     roster_user_ids,
 )
+from cbt_server.assessment.response_quality import AttemptQuality, attempts_quality
 from cbt_server.clock import now
 from cbt_server.models import BatteryVersion, ExamSession, db
 from cbt_server.profiling import (
@@ -63,6 +66,8 @@ class ProfileRow:
     uncertain: bool = False
     #: why the score measures nothing (blank, at_chance, ...), if so
     quality: str | None = None
+    #: the level was read off the bank's calibrated scale (not provisional percentage cuts)
+    calibrated: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,12 +108,19 @@ class ProfileView:
     cut_sources: tuple[CutSource, ...] = ()
     #: competencies whose score measures nothing (blank, or what guessing reaches)
     invalid: tuple[str, ...] = ()
+    #: the response-quality findings of the attempts the profile's scores come from
+    quality: tuple[AttemptQuality, ...] = ()
+
+    @property
+    def quality_flags(self) -> tuple[AttemptQuality, ...]:
+        """The attempts with a response-quality flag to show."""
+        return tuple(q for q in self.quality if q.flagged)
 
     @property
     def provisional(self) -> bool:
-        """Levels read off percentage cuts, not a calibrated scale: every measured level today
+        """Some level was read off percentage cuts, not a calibrated scale
         (docs/psychometrics.md, "Levels with their error")."""
-        return any(r.measured is not None for r in self.rows)
+        return any(r.measured is not None and not r.calibrated for r in self.rows)
 
     @property
     def jpm(self) -> float | None:
@@ -158,6 +170,9 @@ def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[
     terms = dictionary()
     table, table_problem = development_table()
     thresholds = validity_thresholds(people)
+    findings = attempts_quality(
+        {m.attempt_id for p in people for m in p.measured.values() if m.attempt_id is not None}
+    )
     printed_at = now()
     sources = {
         (s.code, s.cut_score_id): s
@@ -170,7 +185,7 @@ def profiles_of(user_ids: Sequence[int], scale: JpmScale | None = None) -> list[
     }
     return [
         replace(
-            _view(person, terms, table, scale, thresholds, printed_at, table_problem),
+            _view(person, terms, table, scale, thresholds, findings, printed_at, table_problem),
             cut_sources=tuple(
                 sources[(m.code, m.cut_score_id)]
                 for _code, m in sorted(person.measured.items())
@@ -212,6 +227,7 @@ def _view(
     table: DevelopmentTable,
     scale: JpmScale,
     thresholds: dict[str, float],
+    findings: dict[int, AttemptQuality],
     printed_at: datetime,
     table_problem: str | None,
 ) -> ProfileView:
@@ -229,10 +245,15 @@ def _view(
             r.level_text,
             r.uncertain,
             r.quality,
+            _calibrated(person, r.code),
         )
         for r in profile.rows
     )
-    integrity, warning = _integrity(person, terms, thresholds)
+    integrity, warning = _integrity(person, terms, thresholds, findings)
+    attempts = sorted(
+        {m.attempt_id for m in person.measured.values() if m.attempt_id in findings},
+        key=lambda a: (findings[a].battery, a),
+    )
     user = person.user
     return ProfileView(
         user_id=user.id,
@@ -262,7 +283,13 @@ def _view(
         targets=tuple(person.targets),
         printed_at=printed_at,
         development_problem=table_problem,
+        quality=tuple(findings[a] for a in attempts),
     )
+
+
+def _calibrated(person: PersonData, code: str) -> bool:
+    found = person.measured.get(code)
+    return found is not None and found.calibration_id is not None
 
 
 def _level_text(label: str, measured: str, required: int | None) -> str:
@@ -270,8 +297,14 @@ def _level_text(label: str, measured: str, required: int | None) -> str:
 
 
 def _integrity(
-    person: PersonData, terms: Dictionary, thresholds: dict[str, float]
+    person: PersonData,
+    terms: Dictionary,
+    thresholds: dict[str, float],
+    findings: dict[int, AttemptQuality],
 ) -> tuple[tuple[ScaleResult, ...], str | None]:
+    """The integrity scales; a lie scale judged against its own norm where its attempt was
+    judged (response_quality), else against the battery's fixed threshold; trait levels withheld
+    when their attempt's lie scale is invalid or its answers are careless."""
     scales: list[Measured] = [
         m for code, m in sorted(person.measured.items()) if terms.groups.get(code) == "integrity"
     ]
@@ -282,6 +315,18 @@ def _integrity(
         (thresholds.get(m.battery, DEFAULT_VALIDITY_PERCENT) for m in validity),
         default=DEFAULT_VALIDITY_PERCENT,
     )
+    lies = {
+        m.code: lie
+        for m in validity
+        if m.attempt_id in findings
+        for lie in findings[m.attempt_id].lie
+        if lie.code == m.code
+    }
+    norm_size = None
+    if lies:
+        first = next(iter(lies.values()))
+        threshold = first.cut
+        norm_size = None if first.provisional else first.norm_size
     report = integrity_report(
         (
             ScaleScore(
@@ -292,9 +337,12 @@ def _integrity(
                 m.percent,
                 m.level,
                 m.code in terms.validity,
+                lies[m.code].invalid if m.code in lies else None,
+                findings[m.attempt_id].withheld if m.attempt_id in findings else None,
             )
             for m in scales
         ),
         threshold,
+        norm_size=norm_size,
     )
     return report.scales, report.warning

@@ -1,12 +1,15 @@
 """Score sheets: one row per participant of a session or of a battery, built to stream.
 
 The columns are found first (one query over the scores); the rows then come in chunks, each
-chunk's scores fetched in one query, so a sheet of thousands of rows never sits in memory.
+chunk's scores fetched in one query, so a sheet of thousands of rows never sits in memory. The
+response-quality flags (rapid guessing, careless responding, the lie scale against its norm,
+collusion of seat neighbours: assessment/response_quality.py) are computed once for the
+session or battery when the rows start, with their evidence in words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +17,7 @@ from sqlalchemy import Select, and_, func, select
 
 from cbt_server.accounts import reach
 from cbt_server.analytics.precision import QUALITY_LABELS, band_text
+from cbt_server.assessment import response_quality as rq
 from cbt_server.assessment.cut_scores import CutSource, cut_sources
 from cbt_server.audit_check import battery_digest, session_digest
 from cbt_server.clock import now
@@ -92,6 +96,7 @@ def session_sheet(session: ExamSession) -> ScoreSheet:
         [battery.definition],
         subtitle,
         session_digest(session),
+        lambda session_id=session.id: rq.session_quality(session_id),  # read now, run later
     )
 
 
@@ -113,6 +118,7 @@ def battery_sheet(battery_code: str) -> ScoreSheet:
         [v.definition for v in versions],
         _battery_subtitle([v.id for v in versions]),
         battery_digest(battery_code),
+        lambda: rq.battery_quality(battery_code),
     )
 
 
@@ -150,7 +156,13 @@ def _score_keys(scope: Select) -> list[tuple[str, str]]:
 
 
 def _sheet(
-    title: str, filename: str, scope: Select, definitions: list[dict], subtitle: str, digest: str
+    title: str,
+    filename: str,
+    scope: Select,
+    definitions: list[dict],
+    subtitle: str,
+    digest: str,
+    judge: Callable[[], dict[int, rq.AttemptQuality]],
 ) -> ScoreSheet:
     sections: list[str] = []
     for definition in definitions:
@@ -170,6 +182,9 @@ def _sheet(
         columns.append(Column(f"{code} level", "int"))
         # the level's band (uncertain when it spans a cut) and a score that measures nothing
         columns += [Column(f"{code} rentang"), Column(f"{code} validitas")]
+        # the ability and its standard error on the bank's calibrated scale, where the level was
+        # read off it (empty: percentage cuts, provisional)
+        columns += [Column(f"{code} θ", "number"), Column(f"{code} θ galat baku", "number")]
     for code in scales:
         columns += [Column(f"{code} skor", "number"), Column(f"{code} %", "percent")]
         columns.append(Column(f"{code} tanda"))
@@ -179,16 +194,23 @@ def _sheet(
         Column("Total %", "percent"),
         Column("Total validitas"),
     ]
+    # response quality: rapid answers and RTE, then (inventories) careless responding and the
+    # lie scale against its norm, then seat neighbours with identical wrong answers
+    columns += [Column("Tebakan cepat", "int"), Column("RTE", "decimal3"), Column("RTE tanda")]
+    if scales:
+        columns += [Column("Respons asal"), Column("Skala validitas")]
+    columns.append(Column("Kolusi"))
 
     def rows() -> Iterator[list[Any]]:
+        found = judge()
         chunk: list[Any] = []
         for record in db.session.execute(scope.execution_options(yield_per=CHUNK)):
             chunk.append(record)
             if len(chunk) == CHUNK:
-                yield from _rows(chunk, sections, competencies, scales)
+                yield from _rows(chunk, sections, competencies, scales, found)
                 chunk = []
         if chunk:
-            yield from _rows(chunk, sections, competencies, scales)
+            yield from _rows(chunk, sections, competencies, scales, found)
 
     return ScoreSheet(
         title, filename, columns, rows(), subtitle, digest=digest, cut_sources=_cut_sources(scope)
@@ -212,7 +234,11 @@ def _cut_sources(scope: Select) -> list[CutSource]:
 
 
 def _rows(
-    chunk: list[Any], sections: list[str], competencies: list[str], scales: list[str]
+    chunk: list[Any],
+    sections: list[str],
+    competencies: list[str],
+    scales: list[str],
+    judgements: dict[int, rq.AttemptQuality],
 ) -> Iterator[list[Any]]:
     attempt_ids = [r.Attempt.id for r in chunk if r.Attempt is not None]
     scores: dict[tuple[int, str, str], AttemptScore] = {}
@@ -233,6 +259,8 @@ def _rows(
             STATUS_LABELS.get(status, status),
         ]
         aid = attempt.id if attempt is not None else None
+        judged = judgements.get(aid) if aid else None
+        lies = {lie.code: lie for lie in judged.lie} if judged else {}
         for code in sections:
             found = scores.get((aid, "section", code)) if aid else None
             row.append(found.score if found else None)
@@ -240,9 +268,11 @@ def _rows(
             found = scores.get((aid, "competency", code)) if aid else None
             row += _competency_cells(found)
         for code in scales:
-            found = scores.get((aid, "competency", code)) if aid else None
-            if found:
-                row += [found.score, found.percent, "VALIDITAS" if found.flagged else ""]
+            scale = scores.get((aid, "competency", code)) if aid else None
+            if scale:
+                # a lie scale is judged against its norm where it can be, else as stored
+                invalid = lies[code].invalid if code in lies else scale.flagged
+                row += [scale.score, scale.percent, "VALIDITAS" if invalid else ""]
             else:
                 row += [None, None, ""]
         total = scores.get((aid, "total", "TOTAL")) if aid else None
@@ -251,19 +281,41 @@ def _rows(
             if total
             else [None, None, None, ""]
         )
+        row += _quality_cells(judged, bool(scales))
         yield row
 
 
+def _quality_cells(judged: rq.AttemptQuality | None, inventory: bool) -> list[Any]:
+    """Rapid answers, RTE and its flag; careless responding and the lie scale (inventories);
+    collusion: the flags in words with their evidence, "" where nothing is flagged."""
+    rapid = judged.rapid if judged else None
+    cells: list[Any] = [
+        rapid.rapid if rapid else None,
+        rapid.rte if rapid else None,
+        rq.rapid_text(rapid) if rapid and rapid.flagged else "",
+    ]
+    if inventory:
+        careless = judged.careless if judged else None
+        cells.append(rq.careless_text(careless) if careless else "")
+        cells.append("; ".join(rq.lie_text(lie) for lie in judged.lie) if judged else "")
+    cells.append("; ".join(rq.collusion_text(c) for c in judged.collusion) if judged else "")
+    return cells
+
+
 def _competency_cells(found: AttemptScore | None) -> list[Any]:
-    """Score, %, level, band, validity; a score that measures nothing has no level."""
+    """Score, %, level, band, validity, ability and its error; a score that measures nothing
+    has no level."""
     if found is None:
-        return [None, None, None, "", ""]
+        return [None, None, None, "", "", None, None]
     if found.quality is not None:
-        return [found.score, found.percent, None, "", QUALITY_LABELS.get(found.quality, "")]
+        label = QUALITY_LABELS.get(found.quality, "")
+        return [found.score, found.percent, None, "", label, None, None]
     return [
         found.score,
         found.percent,
         found.level,
         band_text(found.level_low, found.level_high),
         "",
+        found.theta,
+        found.theta_se,
     ]

@@ -196,6 +196,10 @@ class AttemptScore(db.Model):
     quality: Mapped[str | None] = mapped_column(String(16))
     #: the probability that random responding reaches this score
     chance_p: Mapped[float | None]
+    #: where the level was read off a calibrated scale: the ability, its error, the calibration
+    theta: Mapped[float | None]
+    theta_se: Mapped[float | None]
+    calibration_id: Mapped[int | None] = mapped_column(ForeignKey("calibrations.id"))
 
 
 class LoginSession(db.Model):

@@ -4,6 +4,12 @@ One refresh runs the same three queries whatever the number of seats (roster, at
 logins; answer counts; event counts), never one per seat. With ``since`` it returns only the seats
 whose attempt, answers, events or logins changed after that moment, so the page patches its table
 instead of reloading it (and reloads it in full now and then, for roster changes).
+
+Live response quality is one count in the answer-count query: answers given less than
+:data:`LIVE_RAPID_MS` after their item appeared (the page's measure, ``first_answer_ms``). The
+normative rapid-guessing rule (10 % of the item's mean time) needs the whole session's times, so
+it, and the other flags, come after the session: score sheet and profile
+(assessment/response_quality.py).
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from cbt_server.models import (
 )
 
 COUNTED_EVENTS = ("focus_lost", "reload", "fullscreen_exit", "copy_attempt", "paste_attempt")
+#: a first answer given less than this long after its item appeared counts as rapid on the
+#: monitor: a fixed live rule (nobody reads an item and its options in under 3 s), not the
+#: normative threshold the score sheet applies after the session
+LIVE_RAPID_MS = 3000
 
 
 #: Whether a seat without an attempt has a live login (a column of the seat query: SQLite and
@@ -55,6 +65,8 @@ class Seat:
     connected: bool
     ip: str | None
     events: dict[str, int]
+    #: answers first given less than LIVE_RAPID_MS after their item appeared
+    rapid: int = 0
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -124,7 +136,7 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
     result = []
     for r in rows:
         started = r.attempt_id is not None
-        answered, total, flagged = counts.get(r.attempt_id, (0, 0, 0))
+        answered, total, flagged, rapid = counts.get(r.attempt_id, (0, 0, 0, 0))
         age = (at - r.last_seen_at).total_seconds() if r.last_seen_at else None
         result.append(
             Seat(
@@ -144,6 +156,7 @@ def seats(session: ExamSession, at: datetime, since: datetime | None = None) -> 
                 connected=age is not None and age <= DISCONNECTED_AFTER.total_seconds(),
                 ip=r.last_ip,
                 events=events.get(r.attempt_id, {}),
+                rapid=rapid,
             )
         )
     return result
@@ -162,7 +175,8 @@ def presence(session: ExamSession, at: datetime) -> list[tuple[int, float]]:
     return [(enrolment, round((at - seen).total_seconds(), 1)) for enrolment, seen in rows]
 
 
-def _answer_counts(attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+def _answer_counts(attempt_ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
+    """Per attempt: answered, items, flagged, rapid first answers (one grouped query)."""
     if not attempt_ids:
         return {}
     query = (
@@ -171,11 +185,16 @@ def _answer_counts(attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:
             func.sum(case((Response.answer.is_not(None), 1), else_=0)),
             func.count(),
             func.sum(case((Response.flagged, 1), else_=0)),
+            # NULL (never answered, or no time measured) is not rapid
+            func.sum(case((Response.first_answer_ms < LIVE_RAPID_MS, 1), else_=0)),
         )
         .where(Response.attempt_id.in_(attempt_ids))
         .group_by(Response.attempt_id)
     )
-    return {a: (int(n or 0), int(t), int(f or 0)) for a, n, t, f in db.session.execute(query)}
+    return {
+        a: (int(n or 0), int(t), int(f or 0), int(r or 0))
+        for a, n, t, f, r in db.session.execute(query)
+    }
 
 
 def _event_counts(attempt_ids: list[int]) -> dict[int, dict[str, int]]:

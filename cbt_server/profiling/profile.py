@@ -329,6 +329,11 @@ class ScaleScore:
     level: int | None
     #: a lie / social-desirability (validity) scale rather than an integrity trait
     validity: bool = False
+    #: a validity scale's verdict against its own norm (``analytics.quality.lie_scale``); None:
+    #: judged against the report's fixed threshold
+    invalid: bool | None = None
+    #: why a trait scale's level is withheld (an invalid lie scale, careless responding), if so
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)
@@ -340,8 +345,10 @@ class ScaleResult:
     percent: float | None
     level: int | None
     validity: bool
-    #: a validity scale at or above the threshold
+    #: a validity scale judged invalid (at or above the threshold, or above its norm's cut)
     flagged: bool
+    #: why the level is withheld (then ``level`` is None), if it is
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)
@@ -354,11 +361,15 @@ class IntegrityReport:
     warning: str | None
 
 
-def integrity_report(scales: Iterable[ScaleScore], threshold: float = 85.0) -> IntegrityReport:
-    """Flag each validity scale whose percent of the maximum is ≥ ``threshold`` (0–100).
+def integrity_report(
+    scales: Iterable[ScaleScore], threshold: float = 85.0, *, norm_size: int | None = None
+) -> IntegrityReport:
+    """Flag each validity scale whose percent of the maximum is ≥ ``threshold`` (0–100), or, when
+    the scale carries its verdict against its own norm (``invalid``), as that verdict says.
 
-    The threshold is the battery's ``validity_flag_percent`` or a norm group's 95th percentile;
-    a scale that was not measured (percent None) is never flagged.
+    The threshold is the battery's ``validity_flag_percent`` or, with ``norm_size`` (the norm
+    group's size), the norm's 95th percentile; a scale that was not measured (percent None) is
+    never flagged. A trait scale whose level is ``withheld`` keeps its score, not its level.
     """
     if not (isinstance(threshold, int | float) and 0 <= threshold <= 100):
         raise ValueError(f"validity threshold must be a percentage 0–100, got {threshold!r}")
@@ -369,28 +380,42 @@ def integrity_report(scales: Iterable[ScaleScore], threshold: float = 85.0) -> I
             s.score,
             s.max_score,
             s.percent,
-            s.level,
+            None if s.withheld and not s.validity else s.level,
             s.validity,
-            s.validity and s.percent is not None and s.percent >= threshold,
+            s.validity
+            and s.percent is not None
+            and (s.percent >= threshold if s.invalid is None else s.invalid),
+            None if s.validity else s.withheld,
         )
         for s in scales
     ]
     results.sort(key=lambda r: r.validity)  # stable: input order within each kind
     flagged = [r for r in results if r.flagged]
-    return IntegrityReport(
-        tuple(results), float(threshold), bool(flagged), _warning(flagged, threshold)
-    )
+    withheld = any(r.withheld for r in results)
+    warning = _warning(flagged, threshold, norm_size, withheld)
+    return IntegrityReport(tuple(results), float(threshold), bool(flagged), warning)
 
 
-def _warning(flagged: Sequence[ScaleResult], threshold: float) -> str | None:
+def _warning(
+    flagged: Sequence[ScaleResult], threshold: float, norm_size: int | None, withheld: bool
+) -> str | None:
     if not flagged:
         return None
     shown = ", ".join(f"{r.name} {_percent_id(r.percent)} %" for r in flagged)
+    cut = (
+        f"di atas persentil ke-95 kelompok normanya ({_percent_id(threshold)} %, {norm_size} orang)"
+        if norm_size is not None
+        else f"mencapai batas {_percent_id(threshold)} %"
+    )
+    others = (
+        "level skala integritas lainnya ditahan dan perlu dikonfirmasi"
+        if withheld
+        else "skor skala integritas lainnya perlu dikonfirmasi"
+    )
     return (
-        f"Peringatan validitas: skor skala {shown} mencapai batas {_percent_id(threshold)} %. "
-        "Peserta cenderung menampilkan diri lebih baik daripada kenyataan; skor skala "
-        "integritas lainnya perlu dikonfirmasi melalui wawancara, rekam jejak, atau referensi "
-        "sebelum dipakai untuk keputusan."
+        f"Peringatan validitas: skor skala {shown} {cut}. Peserta cenderung menampilkan diri "
+        f"lebih baik daripada kenyataan; {others} melalui wawancara, rekam jejak, atau "
+        "referensi sebelum dipakai untuk keputusan."
     )
 
 

@@ -81,6 +81,9 @@ def _a_room_of_thirty(app: Flask) -> LabSession:
     people = [Participant(app, *credentials) for credentials in lab.participants]
     for person in people[:12]:
         person.begin(lab.token)
+    # two answers given about a second after their items appeared: a rapid-answer badge
+    rapid = [{"position": p, "answer": [0], "seq": p + 1, "shown_ms": 900 + p} for p in (0, 1)]
+    assert people[0].post("/answers", {"saves": rapid}).status_code == 200
     assert people[12].login().status_code == 302  # logged in, not started
     _proctor_act(app, lab, "pause", people[3].username)
     _proctor_act(app, lab, "void", people[4].username)
@@ -167,6 +170,12 @@ def test_thirty_seats_fit_one_lab_screen_coloured_and_counted(live_server: LiveS
     assert metrics["white"] == "nowrap" and metrics["over"] == "ellipsis" and metrics["cut"]
     assert metrics["height"] < 1.6 * metrics["line"], metrics
     assert LONG_NAME in (name.get_attribute("title") or "")
+
+    # Answers given within 3 s of their item appearing: a count on the tile, explained on hover.
+    rapid = page.get_by_test_id(seat_ids[0]).get_by_test_id("rapid")
+    expect(rapid).to_have_text("⚡2")
+    assert "3 detik" in (rapid.get_attribute("title") or "")
+    expect(page.get_by_test_id(seat_ids[1]).get_by_test_id("rapid")).to_have_text("")
 
     # "Batalkan ujian" does not look like "Jeda": red, outlined.
     void = _box_style(page, "act-void")

@@ -140,8 +140,10 @@ function createTile(id) {
     name: document.createElement("div"),
     answered: span("seat-answered", "answered"),
     remaining: span("seat-remaining", "remaining"),
+    rapid: span("seat-rapid", "rapid"),
     alerts: span("seat-alerts", "alerts"),
   };
+  parts.rapid.title = strings.rapid;
   const more = document.createElement("button");
   more.type = "button";
   more.className = "seat-more";
@@ -152,7 +154,7 @@ function createTile(id) {
     event.stopPropagation();
     openMenu(id, more);
   });
-  top.append(box, parts.seat, parts.alerts, more);
+  top.append(box, parts.seat, parts.rapid, parts.alerts, more);
   parts.name.className = "seat-name";
   parts.name.dataset.testid = "name";
   const facts = document.createElement("div");
@@ -184,6 +186,7 @@ function details(entry) {
     `${strings.last_seen}: ${seen === null ? strings.never : `${fmtSeconds(seen)} ${strings.seconds_ago}`}`,
     `${strings.ip}: ${seat.ip || strings.never}`,
     `${strings.focus}: ${seat.events.focus_lost || 0} · ${strings.reloads}: ${seat.events.reload || 0}`,
+    `${strings.rapid}: ${seat.rapid || 0}`,
   ].join("\n");
 }
 
@@ -218,6 +221,10 @@ function updateTile(tile, entry) {
   tile.parts.answered.dataset.value = String(seat.answered);
   setText(tile.parts.remaining, left === null ? "" : fmtSeconds(left));
   tile.parts.remaining.dataset.seconds = left === null ? "" : String(Math.max(0, Math.round(left)));
+  // Answers given within 3 s of their item appearing (a live count; the normative check of
+  // rapid guessing is on the score sheet after the session).
+  setText(tile.parts.rapid, seat.rapid ? `⚡${seat.rapid}` : "");
+  tile.parts.rapid.dataset.value = String(seat.rapid || 0);
   const focus = seat.events.focus_lost || 0, reloads = seat.events.reload || 0;
   setText(tile.parts.alerts, (focus ? `⇄${focus}` : "") + (focus && reloads ? " " : "") +
           (reloads ? `↻${reloads}` : ""));
