@@ -160,3 +160,37 @@ def test_someone_who_knows_the_answers_is_measured_and_classed() -> None:
     profile, flagged = _profile(repo, best, np.random.default_rng(3))
     assert not flagged and not profile.invalid
     assert profile.jpm_category == "Optimal"
+
+
+# ---- on a calibrated scale ---------------------------------------------------------------------
+
+
+def test_a_percentage_cut_carried_onto_the_scale_gives_that_percentage_back() -> None:
+    pool = np.linspace(-2.0, 2.0, 21)
+    for cut in CUTS:
+        theta = precision.theta_at_percent(cut, pool)
+        assert precision.expected_percent(theta, pool) == pytest.approx(cut, abs=1e-6)
+    # an even pool around 0: 50 % correct at theta 0
+    assert precision.theta_at_percent(50.0, pool) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_calibrated_level_and_its_band_cover_the_true_level_about_as_claimed() -> None:
+    """Simulated people with known abilities take 20 of a 60-item calibrated pool: the level
+    of the true ability lies in the ±1 SE band about two times in three or more (the band is of
+    the EAP's posterior, a little wider than ±1 SE of a normal would give)."""
+    rng = np.random.default_rng(12)
+    pool = rng.normal(0.0, 1.0, 60)
+    covered = exact = 0
+    people = 600
+    for _ in range(people):
+        true = rng.normal(0.0, 1.0)
+        chosen = rng.choice(60, 20, replace=False)
+        b = pool[chosen]
+        x = (rng.random(20) < 1 / (1 + np.exp(b - true))).astype(float)
+        found = precision.theta_level(x, b, pool, CUTS, 0.0, 1.0)
+        true_level = 1 + sum(true >= edge for edge in found.theta_cuts)
+        covered += found.band.level_low <= true_level <= found.band.level_high
+        exact += found.level == true_level
+        assert found.band.level_low <= found.level <= found.band.level_high
+    assert covered / people >= 0.68
+    assert exact / people > 0.45  # 20 items: better than the 5-item percentages, not exact

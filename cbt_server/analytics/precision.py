@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cbt_server.analytics.irt import eap
 from cbt_server.analytics.quality import CHANCE_ALPHA, chance_level, form_distribution
 from cbt_server.scoring.items import KeyedItem
 from cbt_server.scoring.levels import to_levels
@@ -124,3 +125,69 @@ def judge(
         alpha,
     )
     return Judged(measured_band, check.reason, check.p_value)
+
+
+# ---- on a calibrated scale ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThetaLevel:
+    """A level read off a calibrated (Rasch) scale: the ability, its error, the level and band."""
+
+    theta: float
+    se: float
+    level: int
+    band: Band
+    #: the four cuts carried onto the ability scale
+    theta_cuts: tuple[float, ...]
+
+
+def expected_percent(theta: float, difficulties: np.ndarray) -> float:
+    """The Rasch expected percent correct over items of these difficulties at ``theta``."""
+    return float(100.0 * np.mean(1.0 / (1.0 + np.exp(difficulties - theta))))
+
+
+def theta_at_percent(
+    percent: float, difficulties: np.ndarray, low: float = -10, high: float = 10
+) -> float:
+    """The ability whose expected percent over ``difficulties`` is ``percent`` (bisection on the
+    test characteristic curve, which rises with theta): a percentage cut carried onto the scale."""
+    for _ in range(60):
+        middle = (low + high) / 2
+        if expected_percent(middle, difficulties) < percent:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def theta_level(
+    scores: Sequence[float],
+    difficulties: Sequence[float],
+    pool_difficulties: Sequence[float],
+    cuts: Sequence[float],
+    mean: float,
+    sd: float,
+    z: float = BAND_Z,
+) -> ThetaLevel:
+    """The level of 0/1 ``scores`` on items of known Rasch ``difficulties``: the EAP ability
+    (prior: the calibration's population N(mean, sd²)) with its posterior SD, against the
+    percentage ``cuts`` carried onto the scale through the competency's item pool
+    (``pool_difficulties``: every calibrated item the battery may draw for it), and the levels
+    of ability ± ``z`` standard errors."""
+    x = np.asarray(scores, dtype=np.float64)[np.newaxis, :]
+    estimate, error = eap(x, 1.0, np.asarray(difficulties, dtype=np.float64), mean, sd)
+    theta, se = float(estimate[0]), float(error[0])
+    pool = np.asarray(pool_difficulties, dtype=np.float64)
+    edges = tuple(theta_at_percent(float(c), pool) for c in cuts)
+
+    def level(value: float) -> int:
+        return 1 + sum(value >= edge for edge in edges)
+
+    band = Band(
+        expected_percent(theta - z * se, pool),
+        expected_percent(theta + z * se, pool),
+        level(theta - z * se),
+        level(theta + z * se),
+    )
+    return ThetaLevel(theta, se, level(theta), band, edges)

@@ -15,7 +15,8 @@ import numpy as np
 from sqlalchemy import delete, select
 
 from cbt_server import audit
-from cbt_server.analytics.precision import Judged, judge
+from cbt_server.analytics.precision import Judged, ThetaLevel, judge
+from cbt_server.delivery import calibrated
 from cbt_server.delivery.cuts import CutsInForce, cuts_in_force
 from cbt_server.models import (
     Attempt,
@@ -152,6 +153,11 @@ def grade_attempt(
         _judge(items, scores[0], answered, competency_index == n, cuts.cuts(code))
         for n, code in enumerate(competency_codes)
     ]
+    scale = calibrated.scale_for(attempt.battery_version_id, definition)
+    on_scale = [
+        _on_scale(scale, code, rows, scores[0], maxes[0], competency_index == n, cuts.cuts(code))
+        for n, code in enumerate(competency_codes)
+    ]
     _store_group_scores(
         attempt,
         "competency",
@@ -162,6 +168,7 @@ def grade_attempt(
         definition,
         cuts,
         judged,
+        on_scale,
     )
     total, total_max = float(np.nansum(scores)), float(np.nansum(maxes))
     attempt.total_score, attempt.total_max = total, total_max
@@ -179,6 +186,27 @@ def grade_attempt(
             chance_p=whole.chance_p,
         )
     )
+
+
+def _on_scale(
+    scale: calibrated.Scale | None,
+    code: str,
+    rows: Sequence[Any],
+    scores: np.ndarray,
+    maxes: np.ndarray,
+    mask: np.ndarray,
+    cuts: Sequence[float],
+) -> tuple[int, ThetaLevel] | None:
+    """The competency's level on its bank's calibrated scale, when there is one."""
+    if scale is None:
+        return None
+    chosen = np.flatnonzero(mask)
+    items = [rows[i][1] for i in chosen]
+    presented = [
+        (scale.bank_codes.get(item.bank_version_id, ""), item.item_code, item.item_type)
+        for item in items
+    ]
+    return scale.level(code, presented, scores[chosen], maxes[chosen], cuts)
 
 
 def _judge(
@@ -203,10 +231,12 @@ def _store_group_scores(
     definition: dict | None = None,
     cuts: CutsInForce | None = None,
     judged: list[Judged] | None = None,
+    on_scale: list[tuple[int, ThetaLevel] | None] | None = None,
 ) -> None:
     """One row per group; with ``definition`` and ``cuts`` (competencies and scales) also the
     level by the cuts in force, the set cuts it came from, and the validity flag; with
-    ``judged``, each level's band and whether the score measures anything."""
+    ``judged``, each level's band and whether the score measures anything; with ``on_scale``,
+    the level, band and ability read off a calibrated scale where there is one."""
     if not codes:
         return
     sums, max_sums = aggregate(scores, maxes, index, len(codes))
@@ -232,6 +262,11 @@ def _store_group_scores(
             cut_score_id = cuts.cut_score_id(code)  # type: ignore[union-attr]
             flag_at = definition.get("validity_flag_percent")
             flagged = code in validity and flag_at is not None and percent >= float(flag_at)
+        columns = {
+            "level": level,
+            **_judged_columns(judged[n] if judged is not None else None),
+            **_scale_columns(on_scale[n] if on_scale is not None and level else None),
+        }
         db.session.add(
             AttemptScore(
                 attempt_id=attempt.id,
@@ -240,12 +275,26 @@ def _store_group_scores(
                 score=score,
                 max_score=maximum,
                 percent=percent,
-                level=level,
                 flagged=flagged,
                 cut_score_id=cut_score_id,
-                **_judged_columns(judged[n] if judged is not None else None),
+                **columns,
             )
         )
+
+
+def _scale_columns(found: tuple[int, ThetaLevel] | None) -> dict:
+    """A calibrated level replaces the percentage's level and band (docs/psychometrics.md)."""
+    if found is None:
+        return {}
+    calibration_id, measured = found
+    return {
+        "level": measured.level,
+        "level_low": measured.band.level_low,
+        "level_high": measured.band.level_high,
+        "theta": measured.theta,
+        "theta_se": measured.se,
+        "calibration_id": calibration_id,
+    }
 
 
 def _judged_columns(judged: Judged | None) -> dict:
