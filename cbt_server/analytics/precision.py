@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cbt_server.analytics.irt import eap
+from cbt_server.analytics.irt import wle
 from cbt_server.analytics.quality import CHANCE_ALPHA, chance_level, form_distribution
 from cbt_server.scoring.items import KeyedItem
 from cbt_server.scoring.levels import to_levels
@@ -166,17 +166,16 @@ def theta_level(
     difficulties: Sequence[float],
     pool_difficulties: Sequence[float],
     cuts: Sequence[float],
-    mean: float,
-    sd: float,
     z: float = BAND_Z,
 ) -> ThetaLevel:
-    """The level of 0/1 ``scores`` on items of known Rasch ``difficulties``: the EAP ability
-    (prior: the calibration's population N(mean, sd²)) with its posterior SD, against the
-    percentage ``cuts`` carried onto the scale through the competency's item pool
-    (``pool_difficulties``: every calibrated item the battery may draw for it), and the levels
-    of ability ± ``z`` standard errors."""
+    """The level of 0/1 ``scores`` on items of known Rasch ``difficulties``: Warm's weighted
+    likelihood estimate of the ability with its standard error — nearly unbiased and finite for
+    all-right and all-wrong patterns, and unlike an EAP not pulled toward the population by how
+    few items a person saw — against the percentage ``cuts`` carried onto the scale through the
+    competency's item pool (``pool_difficulties``: every calibrated item the battery may draw
+    for it), and the levels of ability ± ``z`` standard errors."""
     x = np.asarray(scores, dtype=np.float64)[np.newaxis, :]
-    estimate, error = eap(x, 1.0, np.asarray(difficulties, dtype=np.float64), mean, sd)
+    estimate, error = wle(x, 1.0, np.asarray(difficulties, dtype=np.float64))
     theta, se = float(estimate[0]), float(error[0])
     pool = np.asarray(pool_difficulties, dtype=np.float64)
     edges = tuple(theta_at_percent(float(c), pool) for c in cuts)

@@ -4,7 +4,7 @@ A competency's level comes from percentage cuts until its bank is calibrated
 (docs/psychometrics.md, "Levels with their error"). Once the newest converged Rasch calibration
 of the bank holds a difficulty for every item the attempt presented for the competency, grading
 reads the level off the ability scale instead (:func:`cbt_server.analytics.precision.theta_level`):
-the ability (EAP, prior: the calibration's population) with its error, against the same
+the ability (Warm's WLE) with its standard error, against the same
 percentage cuts carried onto the scale through the competency's item pool. Forms of different
 difficulty then give comparable levels, and the band is the ability's error, not the
 percentage's. Up to three small queries per graded attempt (the battery's bank codes, their
@@ -33,8 +33,8 @@ USABLE = ("calibrated", "anchor")
 class Scale:
     """The newest calibration of each bank a battery draws from, ready for grading."""
 
-    #: bank code -> (calibration id, population mean, population SD)
-    calibrations: dict[str, tuple[int, float, float]]
+    #: bank code -> calibration id
+    calibrations: dict[str, int]
     #: (bank code, item code) -> difficulty
     difficulty: dict[tuple[str, str], float]
     #: competency code -> [(bank code, item code)] the battery may draw for it
@@ -56,8 +56,8 @@ class Scale:
         if len(banks) != 1 or not presented:
             return None
         bank = banks.pop()
-        found = self.calibrations.get(bank)
-        if found is None:
+        calibration_id = self.calibrations.get(bank)
+        if calibration_id is None:
             return None
         keys = [(b, code) for b, code, _type in presented]
         if any(t not in CALIBRATED_TYPES for _b, _c, t in presented) or any(
@@ -65,10 +65,9 @@ class Scale:
         ):
             return None
         pool = [self.difficulty[k] for k in self.pools.get(competency, []) if k in self.difficulty]
-        calibration_id, mean, sd = found
         full = full_marks(np.asarray([scores], dtype=float), np.asarray(maxima, dtype=float))[0]
         own = [self.difficulty[k] for k in keys]
-        return calibration_id, theta_level(full, own, pool or own, cuts, mean, sd)
+        return calibration_id, theta_level(full, own, pool or own, cuts)
 
 
 def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
@@ -91,12 +90,7 @@ def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
         .subquery()
     )
     rows = db.session.execute(
-        select(
-            Calibration.id,
-            Calibration.bank_code,
-            Calibration.population_mean,
-            Calibration.population_sd,
-        ).join(
+        select(Calibration.id, Calibration.bank_code).join(
             newest,
             (newest.c.bank_code == Calibration.bank_code)
             & (newest.c.version == Calibration.version),
@@ -104,8 +98,8 @@ def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
     ).all()
     if not rows:
         return None
-    calibrations = {bank: (cid, float(mean), float(sd)) for cid, bank, mean, sd in rows}
-    bank_of = {cid: bank for cid, bank, _m, _s in rows}
+    calibrations = {bank: cid for cid, bank in rows}
+    bank_of = {cid: bank for cid, bank in rows}
     difficulty = {
         (bank_of[cid], code): float(b)
         for cid, code, b in db.session.execute(
