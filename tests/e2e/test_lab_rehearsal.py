@@ -449,7 +449,8 @@ def _expected_rows(app: Flask, session_id: int) -> dict[str, dict[str, Any]]:
                     if score.code.startswith("INT."):
                         row[f"{score.code} tanda"] = "VALIDITAS" if score.flagged else ""
                     else:
-                        row[f"{score.code} level"] = score.level
+                        # a score that measures nothing (blank, at chance) has no level
+                        row[f"{score.code} level"] = score.level if score.quality is None else None
                 else:
                     row["Total"], row["Total maks"] = score.score, score.max_score
                     row["Total %"] = score.percent
