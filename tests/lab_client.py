@@ -631,6 +631,9 @@ class Pc:
             p for p, i in self.items.items() if i.get("section") in open_sections
         )
         self.current_position = int(attempt.get("current_position") or 0)
+        # a PC that comes back to its attempt (a new round of the bench) numbers on from the
+        # answers the server holds, as the exam page does
+        self.seq = max([self.seq] + [int(i.get("seq") or 0) for i in attempt["items"]])
         self._timing(reply, attempt)
         return attempt
 
