@@ -271,10 +271,11 @@ def saturation(
     """(b): the product and the ceiling take turns, ``--saturation-rounds`` times, so that a
     drift of the machine (this VM's speed varies by tens of per cent within minutes) falls on
     both alike; the ratio is the median of the rounds' ratios."""
-    parts = split(roster.participants, args.client_processes)
     rates, ceiling_rates, product_saves, ceiling_saves = [], [], [], []
     result = None
     for round_ in range(args.saturation_rounds):
+        mine = roster.participants[round_ * args.connections : (round_ + 1) * args.connections]
+        parts = split(mine, args.client_processes)
         jobs = [
             Job(
                 "saturate",
@@ -593,7 +594,8 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
         "saturate": seed_lab(
             app,
             battery=battery,
-            participants=args.connections,
+            # PCs of their own for each round: an attempt stays bound to the PC that started it
+            participants=args.connections * args.saturation_rounds,
             code="S-SATURATE",
             password=PASSWORD,
             password_hash=cheap,
@@ -629,11 +631,8 @@ def seed(url: str, instance: Path, battery: str, args: argparse.Namespace) -> di
             db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    print(
-        f"  seeded {args.stampede + args.connections + args.paced + 2 * args.flood_pcs + 1} "
-        "participants in 5 sessions "
-        f"in {time.monotonic() - started:.1f} s"
-    )
+    seeded = sum(len(roster.participants) for roster in rosters.values())
+    print(f"  seeded {seeded} participants in 5 sessions in {time.monotonic() - started:.1f} s")
     return rosters
 
 
