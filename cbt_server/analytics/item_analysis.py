@@ -35,7 +35,7 @@ FLAG_P_HIGH = "p_high"
 FLAG_NEGATIVE_R = "negative_r"
 FLAG_NEGATIVE_D = "negative_d"
 
-#: Ebel's bands for D: lower bound → category (DOMAIN.md)
+#: Ebel's bands for D: lower bound → category (Ebel & Frisbie 1991)
 D_CATEGORIES = ((0.40, "very_good"), (0.30, "good"), (0.20, "revise"), (-np.inf, "discard"))
 
 

@@ -79,7 +79,7 @@ class AxisCuts:
 
 @dataclass(frozen=True)
 class NineBoxConfig:
-    #: on the JPM % (0–100); DOMAIN.md's example: ≥ 80 high, 60–79 middle
+    #: on the JPM % (0–100); an example of agency practice: ≥ 80 high, 60–79 middle
     potential: AxisCuts = AxisCuts(60, 80)
     #: on a numeric performance score, e.g. the SKP nilai 0–100
     performance: AxisCuts = AxisCuts(60, 80)

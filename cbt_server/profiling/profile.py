@@ -199,7 +199,7 @@ def _result(item: CompetencyInput) -> CompetencyResult:
 def job_person_match(
     rows: Iterable[CompetencyResult], *, cap_each_competency: bool = False
 ) -> Fraction | None:
-    """JPM = Σ measured level / Σ required level × 100, capped at 100 (DOMAIN.md).
+    """JPM = Σ measured level / Σ required level × 100, capped at 100 (ASN competency mapping).
 
     Only competencies the position requires *and* the tests measured take part; None when there
     are none. Exact (a Fraction) so a value on a cut point is not moved by float rounding.
