@@ -16,6 +16,7 @@ from sqlalchemy import select
 from cbt_server import audit
 from cbt_server.clock import now
 from cbt_server.db import write_transaction
+from cbt_server.delivery import calibrated
 from cbt_server.delivery.cuts import CutsInForce, cuts_in_force
 from cbt_server.delivery.grading import grade_attempt, key_overrides
 from cbt_server.delivery.lifecycle import GRADED
@@ -237,14 +238,23 @@ def regrade_battery(
         db.session.add(run)
         db.session.flush()
         definitions: dict[int, dict] = {}
-        cuts: dict[int, CutsInForce] = {}  # read once per battery version, not per attempt
+        # read once per battery version, not per attempt
+        cuts: dict[int, CutsInForce] = {}
+        scales: dict[int, calibrated.Scale] = {}
         for attempt in attempts:
             version_id = attempt.battery_version_id
             if version_id not in definitions:
                 definitions[version_id] = db.session.get(BatteryVersion, version_id).definition
                 cuts[version_id] = cuts_in_force(version_id, definitions[version_id]["levels"])
+                scales[version_id] = calibrated.scale_for(version_id, definitions[version_id])
             old_total, old = attempt.total_score, snapshot(attempt)
-            grade_attempt(attempt, definitions[version_id], reason="regrade", cuts=cuts[version_id])
+            grade_attempt(
+                attempt,
+                definitions[version_id],
+                reason="regrade",
+                cuts=cuts[version_id],
+                scale=scales[version_id],
+            )
             db.session.flush()
             new = snapshot(attempt)
             run.changed += int(old != new)

@@ -254,12 +254,7 @@ def _save_in_turn(
         params.update(b_saved_at=at, b_cutoff=at - clockwork.GRACE)
         for save, answer in prepared:
             params.update(
-                b_position=save.position,
-                b_seq=save.seq,
-                b_answer=answer,
-                b_first=None if answer is None else at,
-                b_shown=None if answer is None else save.shown_ms,
-                b_flagged=save.flagged,
+                _save_values(save, answer, at),
                 b_section=layout.slots[save.position].section_index,
             )
             if connection.execute(_SAVE_GUARDED, params).rowcount != 1:
@@ -369,23 +364,25 @@ def _prepare(
     return prepared
 
 
+def _save_values(save: Save, answer: Any, at: datetime) -> dict[str, Any]:
+    """One save's values for :data:`_SAVE` (both paths): a blank keeps no first-answer time."""
+    return {
+        "b_position": save.position,
+        "b_seq": save.seq,
+        "b_answer": answer,
+        "b_first": None if answer is None else at,
+        "b_shown": None if answer is None else save.shown_ms,
+        "b_flagged": save.flagged,
+    }
+
+
 def _apply(attempt: snapshot.AttemptRow, saves: list[Save], at: datetime) -> list[Ack]:
     layout = frozen.layout(attempt.id, attempt.seed, len(attempt.sections))
     prepared = _prepare(attempt, layout, saves)
     acks = []
     for save, answer in prepared:
         result = db.session.execute(
-            _SAVE,
-            {
-                "b_attempt": attempt.id,
-                "b_position": save.position,
-                "b_seq": save.seq,
-                "b_answer": answer,
-                "b_first": None if answer is None else at,
-                "b_shown": None if answer is None else save.shown_ms,
-                "b_flagged": save.flagged,
-                "b_saved_at": at,
-            },
+            _SAVE, {"b_attempt": attempt.id, "b_saved_at": at, **_save_values(save, answer, at)}
         )
         if result.rowcount == 1:
             acks.append(Ack(save.position, save.seq, "saved"))

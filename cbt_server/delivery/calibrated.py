@@ -7,8 +7,9 @@ reads the level off the ability scale instead (:func:`cbt_server.analytics.preci
 the ability (Warm's WLE) with its standard error, against the same
 percentage cuts carried onto the scale through the competency's item pool. Forms of different
 difficulty then give comparable levels, and the band is the ability's error, not the
-percentage's. Up to three small queries per graded attempt (the battery's bank codes, their
-newest calibrations, those calibrations' items; the item pools are the delivery's cached ones).
+percentage's. One small query per graded attempt when no bank of the battery is calibrated (the
+banks' newest calibrations), two when one is (and their items); the item pools are the
+delivery's cached ones. A regrade reads the scale once per battery version.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 from cbt_server.analytics.irt import full_marks
 from cbt_server.analytics.precision import ThetaLevel, theta_level
 from cbt_server.delivery import frozen
-from cbt_server.models import BankVersion, Calibration, CalibrationItem, db
+from cbt_server.models import Calibration, CalibrationItem, db
 
 #: item types the Rasch calibration covers (an item's score is 1 with full marks, else 0)
 CALIBRATED_TYPES = frozenset({"single", "multiple", "truefalse", "short"})
@@ -31,8 +32,10 @@ USABLE = ("calibrated", "anchor")
 
 @dataclass(frozen=True)
 class Scale:
-    """The newest calibration of each bank a battery draws from, ready for grading."""
+    """The newest calibration of each bank a battery draws from, ready for grading (empty
+    when none is calibrated)."""
 
+    battery_version_id: int
     #: bank code -> calibration id
     calibrations: dict[str, int]
     #: (bank code, item code) -> difficulty
@@ -70,15 +73,11 @@ class Scale:
         return calibration_id, theta_level(full, own, pool or own, cuts)
 
 
-def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
-    """The calibrated scale of a battery's banks; None when none of them is calibrated."""
+def scale_for(battery_version_id: int, definition: dict) -> Scale:
+    """The calibrated scale of a battery's banks (empty when none of them is calibrated)."""
     rules = [rule for section in definition["sections"] for rule in section["rules"]]
-    version_ids = {rule["bank_version_id"] for rule in rules}
-    codes = dict(
-        db.session.execute(
-            select(BankVersion.id, BankVersion.code).where(BankVersion.id.in_(version_ids))
-        ).all()
-    )
+    # the battery's definition names each rule's bank and bank version: no query for the codes
+    codes = {rule["bank_version_id"]: rule["bank"] for rule in rules}
     newest = (
         select(Calibration.bank_code, func.max(Calibration.version).label("version"))
         .where(
@@ -97,7 +96,7 @@ def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
         )
     ).all()
     if not rows:
-        return None
+        return Scale(battery_version_id, {}, {}, {}, codes)
     calibrations = {bank: cid for cid, bank in rows}
     bank_of = {cid: bank for cid, bank in rows}
     difficulty = {
@@ -123,4 +122,4 @@ def scale_for(battery_version_id: int, definition: dict) -> Scale | None:
             pools.setdefault(rule["competency"], []).extend(
                 (bank, c.item_code) for c in candidates.get((s_index, r_index), [])
             )
-    return Scale(calibrations, difficulty, pools, codes)
+    return Scale(battery_version_id, calibrations, difficulty, pools, codes)

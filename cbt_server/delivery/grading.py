@@ -103,14 +103,16 @@ def grade_attempt(
     *,
     reason: str = "graded",
     cuts: CutsInForce | None = None,
+    scale: calibrated.Scale | None = None,
 ) -> None:
     """Score every position of the attempt and store the totals. Inside a write transaction.
 
     Keys are the item's stored key, replaced by the newest key override, replaced in turn by
     ``fixes`` (item id -> corrected key) when a regrade passes them. Levels use the cuts in
     force for the attempt's battery version (``cuts``, read when not given: set by a method,
-    else the bank's percentages). The stored scores are sealed at commit with ``reason``
-    (graded | regrade | late_answer).
+    else the bank's percentages) and the calibrated scale of its banks (``scale``, likewise: a
+    regrade passes both, read once per battery version). The stored scores are sealed at commit
+    with ``reason`` (graded | regrade | late_answer).
     """
     rows = db.session.execute(
         select(AttemptItem, Item, ItemKey, Response)
@@ -153,7 +155,8 @@ def grade_attempt(
         _judge(items, scores[0], answered, competency_index == n, cuts.cuts(code))
         for n, code in enumerate(competency_codes)
     ]
-    scale = calibrated.scale_for(attempt.battery_version_id, definition)
+    if scale is None or scale.battery_version_id != attempt.battery_version_id:
+        scale = calibrated.scale_for(attempt.battery_version_id, definition)
     on_scale = [
         _on_scale(scale, code, rows, scores[0], maxes[0], competency_index == n, cuts.cuts(code))
         for n, code in enumerate(competency_codes)
@@ -189,7 +192,7 @@ def grade_attempt(
 
 
 def _on_scale(
-    scale: calibrated.Scale | None,
+    scale: calibrated.Scale,
     code: str,
     rows: Sequence[Any],
     scores: np.ndarray,
@@ -198,8 +201,6 @@ def _on_scale(
     cuts: Sequence[float],
 ) -> tuple[int, ThetaLevel] | None:
     """The competency's level on its bank's calibrated scale, when there is one."""
-    if scale is None:
-        return None
     chosen = np.flatnonzero(mask)
     items = [rows[i][1] for i in chosen]
     presented = [
